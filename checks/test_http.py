@@ -1,0 +1,83 @@
+"""HTTP health endpoints: each service is up, says it is healthy, and answers in time.
+
+Settings: `http.services[]` in the environment file. Probe: `vigil/probes/http.py`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.expect import fail, require
+from vigil.probes.http import HEALTHY, ComponentReport, HttpResponse
+from vigil.targets import Target
+
+
+@pytest.mark.runbook("http-service-down")
+def test_health_endpoint(http_service: Target, http_response: HttpResponse) -> None:
+    """The health endpoint answers with an expected status (default: any 2xx)."""
+    require(http_response, f"{http_response.method} {http_response.url} got no response")
+    expected = http_service.spec.expect_status
+    status = http_response.status
+    if (expected and status not in expected) or (not expected and not 200 <= status < 300):
+        fail(
+            f"HTTP {status} from {http_response.method} {http_response.url}"
+            f" (expected {' or '.join(map(str, expected)) if expected else 'any 2xx'})",
+            evidence=[f"body: {http_response.body_excerpt or '(empty)'}"],
+            status=status,
+        )
+
+
+@pytest.mark.runbook("http-service-down")
+@pytest.mark.requires("expect_json")
+def test_health_body(http_service: Target, http_response: HttpResponse) -> None:
+    """The health body is JSON and carries the expected values (`expect_json`)."""
+    require(http_response, f"{http_response.method} {http_response.url} got no response")
+    if http_response.json_error:
+        fail(f"HTTP {http_response.status} from {http_response.url}: {http_response.json_error}")
+    body = http_response.json_body
+    wrong = [
+        f"{key}={body.get(key)!r} (expected {want!r})"
+        if isinstance(body, dict) and key in body
+        else f"{key} is missing (expected {want!r})"
+        for key, want in http_service.spec.expect_json.items()
+        if not (isinstance(body, dict) and body.get(key) == want)
+    ]
+    if wrong:
+        fail(
+            f"health body of {http_response.url}: {'; '.join(wrong)}",
+            evidence=[f"body: {http_response.body_excerpt}"],
+            status=http_response.status,
+        )
+
+
+@pytest.mark.runbook("http-high-latency")
+@pytest.mark.requires("max_latency_ms")
+def test_latency(http_service: Target, http_response: HttpResponse) -> None:
+    """The health endpoint answers within `max_latency_ms`."""
+    limit = http_service.spec.max_latency_ms
+    require(http_response, f"no latency to measure (max {limit:g} ms)")
+    if http_response.elapsed_ms > limit:
+        fail(
+            f"{http_response.url} answered in {http_response.elapsed_ms:.0f} ms (max {limit:g} ms)"
+        )
+
+
+@pytest.mark.runbook("http-component-degraded")
+@pytest.mark.requires("detailed_url")
+def test_components_healthy(http_service: Target, http_components: ComponentReport) -> None:
+    """Every component of the detailed health report is healthy."""
+    url = http_components.response.url
+    require(http_components, f"detailed report {url} could not be read")
+    bad = [c for c in http_components.components if not c.healthy]
+    overall = http_components.overall
+    overall_bad = overall is not None and overall.lower() not in HEALTHY
+    if bad or overall_bad:
+        names = ", ".join(f"{c.name} is {c.status}" for c in bad) or "no component named"
+        fail(
+            f"{url} reports overall status {overall!r}: {names}",
+            evidence=[
+                f"{c.name}: {c.status}" + (f" ({c.response_time})" if c.response_time else "")
+                for c in http_components.components
+            ],
+            components=", ".join(c.name for c in bad),
+        )

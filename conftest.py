@@ -1,0 +1,3 @@
+"""Load the Vigil pytest plugin for the checks and the project's own tests."""
+
+pytest_plugins = ["vigil.plugin"]

@@ -1,0 +1,109 @@
+"""Fixtures for the project's own tests: real servers, and running the suite in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.servers import Endpoint, HttpServer, SilentPort
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[..., HttpServer]]:
+    started: list[HttpServer] = []
+
+    def start(routes: dict[str, Endpoint], ssl_context: object = None) -> HttpServer:
+        server = HttpServer(routes, ssl_context)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[SilentPort]:
+    port = SilentPort()
+    yield port
+    port.close()
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    junit: ET.Element | None
+    seconds: float
+
+    def outcome(self, test_id: str) -> str:
+        """'passed', 'failed', 'error' or 'skipped' for one test id from the JUnit XML."""
+        assert self.junit is not None, self.output
+        for case in self.junit.iter("testcase"):
+            if f"{case.get('name')}" == test_id:
+                for kind in ("failure", "error", "skipped"):
+                    if case.find(kind) is not None:
+                        return {"failure": "failed"}.get(kind, kind)
+                return "passed"
+        raise AssertionError(f"{test_id} not in the JUnit XML:\n{self.output[-3000:]}")
+
+    def outcomes(self) -> dict[str, str]:
+        assert self.junit is not None, self.output
+        return {
+            str(case.get("name")): self.outcome(str(case.get("name")))
+            for case in self.junit.iter("testcase")
+        }
+
+    def failed(self) -> set[str]:
+        return {name for name, outcome in self.outcomes().items() if outcome in ("failed", "error")}
+
+
+@pytest.fixture
+def run_suite(tmp_path: Path) -> Callable[..., SuiteRun]:
+    """Run `pytest checks ARGS` in a subprocess from the project root, as a user would."""
+    import time
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> SuiteRun:
+        junit = tmp_path / f"junit-{len(list(tmp_path.glob('junit-*')))}.xml"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "checks",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "-o",
+            "junit_logging=no",
+            *args,
+        ]
+        started = time.monotonic()
+        result = subprocess.run(
+            command,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+        )
+        seconds = time.monotonic() - started
+        tree = ET.parse(junit).getroot() if junit.exists() else None
+        return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds)
+
+    return run
+
+
+def write_env(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path

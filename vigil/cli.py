@@ -1,0 +1,198 @@
+"""The `vigil` command: the catalog, environment files and the sandbox, outside pytest.
+
+vigil runbook coverage [--env NAME ...]   each entry and the checks that cover it
+vigil runbook show ID                     one entry, as the checks render it
+vigil runbook markdown                    the whole catalog as Markdown (docs/runbook.md)
+vigil env check [NAME|PATH ...]           validate environment files (default: all)
+vigil sandbox up [--scenario S] | down | status
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from vigil import sandbox
+from vigil.environment import load_environment
+from vigil.errors import ConfigError, VigilError
+from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
+
+ROOT = DEFAULT_CATALOG.parent.parent
+CHECKS = DEFAULT_CATALOG.parent
+ENVIRONMENTS = ROOT / "environments"
+
+
+def checks_by_entry(directory: Path = CHECKS) -> dict[str, list[str]]:
+    """Map entry id -> the check functions marked `@pytest.mark.runbook("id")`, read statically."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for module in sorted(directory.glob("test_*.py")):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                if (
+                    isinstance(decorator, ast.Call)
+                    and isinstance(decorator.func, ast.Attribute)
+                    and decorator.func.attr == "runbook"
+                    and decorator.args
+                    and isinstance(decorator.args[0], ast.Constant)
+                ):
+                    found[str(decorator.args[0].value)].append(f"{module.name}::{node.name}")
+    return found
+
+
+def _environment_paths(names: list[str]) -> list[Path]:
+    if not names:
+        return sorted(ENVIRONMENTS.glob("*.yaml"))
+    return [Path(n) if n.endswith((".yaml", ".yml")) else ENVIRONMENTS / f"{n}.yaml" for n in names]
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    covered = checks_by_entry()
+    for path in _environment_paths(args.env) if args.env else []:
+        environment = load_environment(path, os.environ)
+        for database in environment.spec.postgres or []:
+            for assertion in database.assertions:
+                if assertion.runbook:
+                    covered[assertion.runbook].append(
+                        f"{environment.name}: assertion {assertion.name}"
+                    )
+        for rule in environment.spec.prometheus.rules if environment.spec.prometheus else []:
+            if rule.runbook:
+                covered[rule.runbook].append(f"{environment.name}: rule {rule.name}")
+    width = max(len(entry_id) for entry_id in catalog)
+    print(f"{'entry':<{width}}  sev   system        checks")
+    for entry in sorted(catalog.values(), key=lambda e: (e.system, e.id)):
+        checks = ", ".join(covered.get(entry.id, [])) or "-- no check yet --"
+        print(f"{entry.id:<{width}}  {entry.severity}  {entry.system:<12}  {checks}")
+    unknown = sorted(set(covered) - set(catalog))
+    done = sum(1 for entry_id in catalog if covered.get(entry_id))
+    print(f"\n{done} of {len(catalog)} entries have a check.")
+    for entry_id in unknown:
+        print(f"error: {', '.join(covered[entry_id])} name unknown entry {entry_id!r}")
+    return 1 if unknown else 0
+
+
+def entry_markdown(entry: RunbookEntry) -> str:
+    lines = [
+        f"## {entry.id}",
+        "",
+        f"**{entry.title}** — {entry.severity}, {entry.system}",
+        "",
+        "Symptoms:",
+        "",
+    ]
+    lines += [f"- {s}" for s in entry.symptoms]
+    if entry.diagnosis:
+        lines += ["", "Look closer:", "", "```", *entry.diagnosis, "```"]
+    lines += ["", "What to do:", ""] + [f"{n}. {s}" for n, s in enumerate(entry.remediation, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    entry = load_catalog().get(args.id)
+    if entry is None:
+        print(f"vigil: no runbook entry {args.id!r}", file=sys.stderr)
+        return 2
+    print(entry_markdown(entry))
+    return 0
+
+
+def cmd_markdown(args: argparse.Namespace) -> int:
+    catalog = load_catalog()
+    print("# Runbook catalog\n")
+    print(
+        "Generated from `checks/runbook.yaml` by `vigil runbook markdown`. Placeholders in braces"
+        " are filled in by the checks for the environment and target that failed.\n"
+    )
+    for entry in sorted(catalog.values(), key=lambda e: (e.system, e.id)):
+        print(entry_markdown(entry))
+    return 0
+
+
+def cmd_env_check(args: argparse.Namespace) -> int:
+    status = 0
+    running = sandbox.read_state(ROOT)
+    variables = {**os.environ, **(running["variables"] if running else {})}
+    for path in _environment_paths(args.names):
+        if path.name.endswith(".example.yaml") and not args.names:
+            continue
+        try:
+            environment = load_environment(path, variables)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(f"{path}: {problem}")
+            status = 1
+            continue
+        print(f"{path}: ok (environment {environment.name})")
+    return status
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        variables, started = sandbox.ensure(ROOT, args.scenario)
+        state = sandbox.read_state(ROOT) or {}
+        print(
+            f"sandbox {'started' if started else 'already running'}: scenario"
+            f" {state.get('scenario')}, pid {state.get('pid')}"
+        )
+        for name, value in sorted(variables.items()):
+            print(f"  {name}={value}")
+    elif args.action == "down":
+        print("sandbox stopped" if sandbox.stop(ROOT) else "no sandbox was running")
+    else:
+        running = sandbox.read_state(ROOT)
+        print(
+            f"sandbox running: scenario {running['scenario']}, pid {running['pid']}"
+            if running
+            else "no sandbox is running"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="vigil", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    runbook = commands.add_parser("runbook", help="the runbook catalog").add_subparsers(
+        dest="action", required=True
+    )
+    coverage = runbook.add_parser("coverage", help="each entry and the checks that cover it")
+    coverage.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        help="also count assertions and rules in these environment files",
+    )
+    coverage.set_defaults(run=cmd_coverage)
+    show = runbook.add_parser("show", help="one entry")
+    show.add_argument("id")
+    show.set_defaults(run=cmd_show)
+    runbook.add_parser("markdown", help="the catalog as Markdown").set_defaults(run=cmd_markdown)
+    env = commands.add_parser("env", help="environment files").add_subparsers(
+        dest="action", required=True
+    )
+    check = env.add_parser("check", help="validate environment files")
+    check.add_argument("names", nargs="*", help="NAME or PATH.yaml (default: every file)")
+    check.set_defaults(run=cmd_env_check)
+    box = commands.add_parser("sandbox", help="the local sandbox")
+    box.add_argument("action", choices=["up", "down", "status"])
+    box.add_argument("--scenario", choices=sandbox.SCENARIOS, default=None)
+    box.set_defaults(run=cmd_sandbox)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except VigilError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

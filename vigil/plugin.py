@@ -1,0 +1,437 @@
+"""pytest wiring: options, environments x targets, runbook markers, remediation, the gate.
+
+Only wiring lives here. Environment files are read by `vigil.environment`, the catalog by
+`vigil.runbook`, targets come from `vigil.targets`, probes run through `vigil.observe`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest._code.code import ExceptionRepr
+
+from vigil import fixtures, sandbox
+from vigil.environment import Environment, load_environment
+from vigil.errors import CatalogError, ConfigError, VigilError
+from vigil.expect import CheckFailed
+from vigil.fixtures import OBSERVATIONS_KEY, OBSERVERS, observer
+from vigil.observe import Observations
+from vigil.runbook import SEVERITIES, RunbookEntry, load_catalog, render, severity_rank
+from vigil.targets import TARGET_KINDS, Target, targets_for
+
+
+@dataclass
+class RunState:
+    """What the plugin knows for the whole run."""
+
+    suite_run: bool = False
+    environments: list[Environment] = field(default_factory=list)
+    problems: list[ConfigError] = field(default_factory=list)
+    catalog: dict[str, RunbookEntry] = field(default_factory=dict)
+    sandbox_started: bool = False
+    outcomes: list[tuple[str, str | None]] = field(default_factory=list)  # (outcome, severity)
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    entry: RunbookEntry
+    severity: str
+    target: Target
+
+
+STATE_KEY = pytest.StashKey[RunState]()
+CHECK_KEY = pytest.StashKey[CheckInfo]()
+
+
+# --- options -------------------------------------------------------------------------------
+
+
+def _severity_option(value: str) -> str:
+    if value not in SEVERITIES:
+        raise pytest.UsageError(f"--fail-on {value!r}: use one of {', '.join(SEVERITIES)}")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("vigil", "Vigil smoke and readiness checks")
+    group.addoption(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME|PATH.yaml|all",
+        help="environment to check: environments/NAME.yaml, a YAML file, or 'all' (repeatable;"
+        " default: sandbox)",
+    )
+    group.addoption(
+        "--fail-on",
+        type=_severity_option,
+        default=None,
+        metavar="sevN",
+        help="exit non-zero only if a check of this severity or a more severe one failed",
+    )
+    group.addoption(
+        "--sandbox-scenario",
+        choices=sandbox.SCENARIOS,
+        default=None,
+        help="scenario of the local sandbox when it is started (default: healthy)",
+    )
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def resolve_environment_paths(args: list[str], directory: Path) -> list[Path]:
+    """Turn `--env` values into files: NAME, PATH.yaml or 'all'; default is the sandbox."""
+    paths: list[Path] = []
+    for arg in args or ["sandbox"]:
+        if arg == "all":
+            found = sorted(
+                p for p in directory.glob("*.yaml") if not p.name.endswith(".example.yaml")
+            )
+            if not found:
+                raise pytest.UsageError(f"--env all: no environment files in {directory}")
+            paths += found
+        elif arg.endswith((".yaml", ".yml")) or os.sep in arg:
+            paths.append(Path(arg).resolve())
+        else:
+            path = directory / f"{arg}.yaml"
+            if not path.exists():
+                known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+                raise pytest.UsageError(f"--env {arg}: there is no {path} (known: {known})")
+            paths.append(path)
+    return list(dict.fromkeys(paths))
+
+
+def _is_suite_run(config: pytest.Config) -> bool:
+    """True when the run collects from the suite directory (checks/), not only tests/."""
+    suite = (config.rootpath / "checks").resolve()
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = (path if path.is_absolute() else Path(config.invocation_params.dir) / path).resolve()
+        if path == suite or suite in path.parents:
+            return True
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = RunState()
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(Outcomes(state), "vigil-outcomes")
+    if not config.pluginmanager.is_registered(fixtures):
+        config.pluginmanager.register(fixtures, "vigil-fixtures")
+    config.stash[OBSERVATIONS_KEY] = Observations()
+    if config.getoption("tbstyle") == "auto":
+        config.option.tbstyle = "short"
+    state.suite_run = _is_suite_run(config)
+    if not state.suite_run:
+        return
+    try:
+        state.catalog = load_catalog()
+    except CatalogError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    directory = config.rootpath / "environments"
+    paths = resolve_environment_paths(config.getoption("env"), directory)
+    variables = dict(os.environ)
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        variables.update(worker_input.get("vigil_variables", {}))
+    elif any(p == directory / "sandbox.yaml" for p in paths):
+        try:
+            sandbox_vars, state.sandbox_started = sandbox.ensure(
+                config.rootpath, config.getoption("sandbox_scenario")
+            )
+        except VigilError as exc:
+            raise pytest.UsageError(f"sandbox: {exc}") from None
+        variables.update(sandbox_vars)
+        config.stash[VARIABLES_KEY] = sandbox_vars
+    names: dict[str, str] = {}
+    for path in paths:
+        try:
+            environment = load_environment(path, variables)
+        except ConfigError as exc:
+            state.problems.append(exc)
+            continue
+        if environment.name in names:
+            raise pytest.UsageError(
+                f"{path}: environment name {environment.name!r} is also used by"
+                f" {names[environment.name]}"
+            )
+        names[environment.name] = str(path)
+        state.environments.append(environment)
+    if state.problems and not state.environments:
+        raise pytest.UsageError("\n".join(str(p) for p in state.problems))
+
+
+VARIABLES_KEY = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_configure_node(node: Any) -> None:
+    """Hand the sandbox's variables to xdist workers so they load identical environments."""
+    node.workerinput["vigil_variables"] = node.config.stash.get(VARIABLES_KEY, {})
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if OBSERVATIONS_KEY in config.stash:
+        config.stash[OBSERVATIONS_KEY].close()
+    state = config.stash.get(STATE_KEY, None)
+    if state and state.sandbox_started:
+        sandbox.stop(config.rootpath)
+
+
+# --- collection ----------------------------------------------------------------------------
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    kinds = [name for name in metafunc.fixturenames if name in TARGET_KINDS]
+    if not kinds:
+        return
+    state = metafunc.config.stash[STATE_KEY]
+    kind = kinds[0]
+    marker = metafunc.definition.get_closest_marker("runbook")
+    if marker is None or not marker.args:
+        pytest.fail(
+            f"{metafunc.definition.nodeid}: a check must name its runbook entry"
+            " with @pytest.mark.runbook('entry-id')",
+            pytrace=False,
+        )
+    targets = targets_for(kind, state.environments)
+    for required in metafunc.definition.iter_markers("requires"):
+        targets = [
+            t for t in targets if getattr(t.spec, required.args[0], None) not in (None, [], {})
+        ]
+    params = []
+    for target in targets:
+        entry_id = target.runbook or marker.args[0]
+        entry = state.catalog.get(entry_id)
+        if entry is None:
+            pytest.fail(
+                f"{metafunc.definition.nodeid} [{target.id}]: unknown runbook entry"
+                f" {entry_id!r} (not in checks/runbook.yaml)",
+                pytrace=False,
+            )
+        severity = target.severity_for(entry.id, entry.severity)
+        system = "data" if kind == "sql_assertion" else entry.system
+        marks = [getattr(pytest.mark, severity), getattr(pytest.mark, system)]
+        if system == "data":
+            marks.append(
+                pytest.mark.postgres if kind == "sql_assertion" else pytest.mark.prometheus
+            )
+        params.append(pytest.param(target, marks=marks, id=target.id))
+    metafunc.parametrize(kind, params)
+
+
+class EnvironmentProblem(pytest.Item):
+    """Stands for an environment file that could not be loaded, so reports show it."""
+
+    def __init__(self, *, problem: ConfigError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+        for mark in (
+            *SEVERITIES[:1],
+            "http",
+            "kubernetes",
+            "postgres",
+            "redis",
+            "tls",
+            "prometheus",
+            "dependencies",
+            "data",
+        ):
+            self.add_marker(mark)
+
+    def runtest(self) -> None:
+        raise self.problem
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return "\n".join(f"{self.problem.source}: {p}" for p in self.problem.problems)
+
+    def reportinfo(self) -> tuple[str, int, str]:
+        return self.problem.source, 0, f"environment file {self.problem.source}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = config.stash[STATE_KEY]
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        target = next(
+            (callspec.params[k] for k in TARGET_KINDS if callspec and k in callspec.params), None
+        )
+        if isinstance(target, Target):
+            entry_id = target.runbook or item.get_closest_marker("runbook").args[0]  # type: ignore[union-attr]
+            entry = state.catalog[entry_id]
+            item.stash[CHECK_KEY] = CheckInfo(
+                entry, target.severity_for(entry.id, entry.severity), target
+            )
+            kept.append(item)
+        elif callspec is not None and any(k in callspec.params for k in TARGET_KINDS):
+            dropped.append(item)  # a check with no targets in the selected environments
+        else:
+            kept.append(item)
+    for problem in state.problems:
+        name = f"environment[{Path(problem.source).stem}]"
+        kept.append(EnvironmentProblem.from_parent(session, name=name, problem=problem))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    # Most severe first: in an incident the first failures on screen are the ones that matter.
+    items[:] = sorted(kept, key=_severity_order)
+
+
+def _severity_order(item: pytest.Item) -> int:
+    info = item.stash.get(CHECK_KEY, None)
+    return severity_rank(info.severity) if info else 0
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Start every probe the selected checks need at once (not on xdist workers, which each
+    run a share of the checks and observe on demand)."""
+    if hasattr(session.config, "workerinput") or session.config.option.collectonly:
+        return
+    wanted = []
+    for item in session.items:
+        info = item.stash.get(CHECK_KEY, None)
+        if info is None:
+            continue
+        for name in getattr(item, "fixturenames", ()):
+            if name in OBSERVERS:
+                wanted.append((name, observer(name), info.target))
+    session.config.stash[OBSERVATIONS_KEY].prefetch(wanted)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Label the check's reports (all phases; JUnit reads the last) with its runbook facts."""
+    info = item.stash.get(CHECK_KEY, None)
+    if info is None:
+        return
+    target, entry = info.target, info.entry
+    item.user_properties += [
+        ("runbook", entry.id),
+        ("severity", info.severity),
+        ("system", entry.system),
+        ("environment", target.environment.name),
+        ("target", target.name),
+    ]
+    link = target.environment.link(entry.id)
+    if link:
+        item.user_properties.append(("runbook_url", link))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Under a failed check, show the runbook entry with its steps rendered, and the evidence."""
+    report: pytest.TestReport = yield
+    info = item.stash.get(CHECK_KEY, None)
+    if info is None or not report.failed or call.excinfo is None:
+        return report
+    values = info.target.template_values()
+    evidence: list[str] = []
+    if isinstance(call.excinfo.value, CheckFailed):
+        values.update(call.excinfo.value.values)
+        evidence = call.excinfo.value.evidence
+    remediation = [render(step, values) for step in info.entry.remediation]
+    diagnosis = [render(step, values) for step in info.entry.diagnosis]
+    extra = [("remediation", "\n".join(remediation))]
+    if evidence:
+        extra.append(("evidence", "\n".join(evidence)))
+    report.user_properties += extra
+    item.user_properties += extra
+    longrepr = report.longrepr
+    if isinstance(longrepr, ExceptionRepr):
+        longrepr.addsection("runbook", runbook_text(info, remediation, diagnosis))
+        if evidence:
+            longrepr.addsection("evidence", "\n".join(evidence))
+    return report
+
+
+def runbook_text(info: CheckInfo, remediation: list[str], diagnosis: list[str]) -> str:
+    """The block shown under a failure: entry, link, what to do, how to look closer."""
+    entry, target = info.entry, info.target
+    lines = [
+        f"runbook:  {entry.id} - {entry.title} ({info.severity})",
+        f"target:   {target.environment.name} / {target.name}",
+    ]
+    link = target.environment.link(entry.id)
+    if link:
+        lines.append(f"link:     {link}")
+    lines.append("what to do:")
+    lines += [f"  {n}. {step}" for n, step in enumerate(remediation, 1)]
+    if diagnosis:
+        lines.append("look closer:")
+        lines += [f"  $ {step}" for step in diagnosis]
+    return "\n".join(lines)
+
+
+# --- outcome and gate ----------------------------------------------------------------------
+
+
+class Outcomes:
+    """Records each check's outcome with its severity, on the controller under xdist too."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            severity = dict(report.user_properties).get("severity")
+            self.state.outcomes.append(("failed", None if severity is None else str(severity)))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """`--fail-on sevN`: only failures of sevN or more severe make the run fail."""
+    threshold = session.config.getoption("fail_on", None)
+    if threshold is None or exitstatus != pytest.ExitCode.TESTS_FAILED:
+        return
+    limit = severity_rank(threshold)
+    blocking = [
+        severity
+        for outcome, severity in session.config.stash[STATE_KEY].outcomes
+        if outcome == "failed" and (severity is None or severity_rank(severity) <= limit)
+    ]
+    if not blocking and not _collection_failed(session):
+        session.exitstatus = pytest.ExitCode.OK
+
+
+def _collection_failed(session: pytest.Session) -> bool:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    return bool(
+        reporter
+        and reporter.stats.get("error")
+        and any(not isinstance(r, pytest.TestReport) for r in reporter.stats["error"])
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if not state or not state.suite_run:
+        return
+    failed: Counter[tuple[str, str]] = Counter()
+    for report in terminalreporter.stats.get("failed", []) + terminalreporter.stats.get(
+        "error", []
+    ):
+        props = dict(getattr(report, "user_properties", []))
+        if "environment" in props:
+            failed[(props["environment"], props["severity"])] += 1
+    terminalreporter.section("vigil readiness", sep="=")
+    for environment in state.environments:
+        counts = {sev: failed[(environment.name, sev)] for sev in SEVERITIES}
+        total = sum(counts.values())
+        verdict = "READY" if total == 0 else "NOT READY"
+        detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or "no failures"
+        terminalreporter.write_line(f"{environment.name:<20} {verdict:<10} {detail}")
+    for problem in state.problems:
+        terminalreporter.write_line(f"{Path(problem.source).stem:<20} {'BROKEN':<10} {problem}")
+    threshold = config.getoption("fail_on")
+    if threshold:
+        terminalreporter.write_line(f"gate: --fail-on {threshold} -> exit status {exitstatus}")

@@ -1,0 +1,35 @@
+"""Masking of secrets in connection strings and free text.
+
+Every value that can reach a report goes through `redact_text` first, so a password inside a
+URL (`scheme://user:secret@host`) or a libpq keyword string (`password=secret`) never leaves.
+"""
+
+from __future__ import annotations
+
+import re
+
+MASK = "***"
+
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<secret>[^@\s/]*)@")
+_URL_TOKEN_ONLY = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<secret>[^/\s:@]+)@")
+_KEYWORD = re.compile(
+    r"(?P<head>\b(?:password|passwd|pwd|token|secret|api[_-]?key|sslpassword)\s*[=:]\s*)"
+    r"(?P<secret>'[^']*'|\"[^\"]*\"|[^\s&;,]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")
+
+
+def redact_text(text: str) -> str:
+    """Mask URL passwords, `password=` style keywords and bearer tokens in any text."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
+    text = _KEYWORD.sub(lambda m: f"{m['head']}{MASK}", text)
+    return _BEARER.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+def redact_url(url: str) -> str:
+    """A URL with its password masked; a user name alone (`redis://token@host`) is masked too."""
+    masked = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", url)
+    if masked == url:
+        masked = _URL_TOKEN_ONLY.sub(lambda m: f"{m['head']}{MASK}@", url)
+    return redact_text(masked)

@@ -1,0 +1,179 @@
+"""Targets: the things a check looks at, one per environment and configured item.
+
+A check asks for a target by fixture name (`http_service`, `database`, ...). The plugin
+parametrizes that fixture with `targets_for(kind, environments)`; each target knows its
+environment, its name (the second half of the test id `env/name`), its settings, the values
+its remediation templates can use, and its severity overrides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from vigil.environment import Environment, PostgresTarget
+from vigil.redact import redact_url
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to check in one environment."""
+
+    kind: str
+    environment: Environment
+    name: str
+    spec: Any
+    parent: Any = None  # e.g. the database an SQL assertion runs on
+    values: dict[str, str] = field(default_factory=dict, compare=False)
+    defaults: dict[str, str] = field(default_factory=dict, compare=False)  # below the file's vars
+
+    @property
+    def id(self) -> str:
+        return f"{self.environment.name}/{self.name}"
+
+    @property
+    def timeout_s(self) -> float:
+        own = getattr(self.spec, "timeout_s", None) or getattr(self.parent, "timeout_s", None)
+        return float(own or self.environment.spec.timeout_s)
+
+    @property
+    def runbook(self) -> str | None:
+        """The catalog entry this target names itself (assertions and rules), if any."""
+        return getattr(self.spec, "runbook", None)
+
+    def severity_for(self, entry_id: str, default: str) -> str:
+        """The severity of a check on this target: an override from the file, else `default`."""
+        for owner in (self.spec, self.parent):
+            override = getattr(owner, "severity", None)
+            if isinstance(override, str):
+                return override
+            if isinstance(override, dict) and entry_id in override:
+                return str(override[entry_id])
+        return default
+
+    def template_values(self) -> dict[str, str]:
+        """Values for remediation templates: the environment's vars, then the target's own."""
+        spec = self.environment.spec
+        values = {"env": self.environment.name, "target": self.name, **self.defaults}
+        if spec.runbook_url:
+            values["runbook_url"] = spec.runbook_url
+        values.update(spec.vars)
+        values.update(self.values)
+        return values
+
+
+def _http(env: Environment) -> Iterator[Target]:
+    for service in env.spec.http.services if env.spec.http else []:
+        yield Target(
+            "http_service",
+            env,
+            service.name,
+            service,
+            values={
+                "url": redact_url(service.url),
+                "method": service.method,
+                "detailed_url": redact_url(service.detailed_url or ""),
+                "service": service.name,
+            },
+            defaults={"deployment": service.name},
+        )
+
+
+def _database_values(database: PostgresTarget) -> dict[str, str]:
+    values = {"dsn_redacted": redact_url(database.dsn), "database": database.name}
+    if "://" in database.dsn:
+        parts = urlsplit(database.dsn)
+        values.update(
+            host=parts.hostname or "", port=str(parts.port or 5432), database=parts.path.strip("/")
+        )
+    return values
+
+
+def _postgres(env: Environment) -> Iterator[Target]:
+    for database in env.spec.postgres or []:
+        yield Target("database", env, database.name, database, values=_database_values(database))
+
+
+def _sql_assertions(env: Environment) -> Iterator[Target]:
+    for database in env.spec.postgres or []:
+        for assertion in database.assertions:
+            values = _database_values(database) | {"query_name": assertion.name}
+            name = f"{database.name}/{assertion.name}"
+            yield Target("sql_assertion", env, name, assertion, parent=database, values=values)
+
+
+def _redis(env: Environment) -> Iterator[Target]:
+    for server in env.spec.redis or []:
+        parts = urlsplit(server.url)
+        values = {
+            "redis_url_redacted": redact_url(server.url),
+            "host": parts.hostname or "",
+            "port": str(parts.port or 6379),
+        }
+        yield Target("redis_server", env, server.name, server, values=values)
+
+
+def _namespaces(env: Environment) -> Iterator[Target]:
+    section = env.spec.kubernetes
+    for namespace in section.namespaces if section else []:
+        values = {"namespace": namespace, "context": section.context or "" if section else ""}
+        yield Target("k8s_namespace", env, namespace, section, values=values)
+
+
+def _clusters(env: Environment) -> Iterator[Target]:
+    section = env.spec.kubernetes
+    if section:
+        name = section.context or ("in-cluster" if section.in_cluster else "cluster")
+        yield Target("k8s_cluster", env, name, section, values={"context": section.context or ""})
+
+
+def _certificates(env: Environment) -> Iterator[Target]:
+    for endpoint in env.spec.tls or []:
+        values = {"host": endpoint.host, "port": str(endpoint.port)}
+        yield Target("certificate", env, endpoint.display_name, endpoint, values=values)
+
+
+def _prometheus(env: Environment) -> Iterator[Target]:
+    section = env.spec.prometheus
+    if section:
+        yield Target(
+            "prometheus_server", env, "prometheus", section, values={"prometheus_url": section.url}
+        )
+
+
+def _prometheus_rules(env: Environment) -> Iterator[Target]:
+    section = env.spec.prometheus
+    for rule in section.rules if section else []:
+        values = {
+            "prometheus_url": section.url if section else "",
+            "query": rule.query,
+            "rule": rule.name,
+        }
+        yield Target("prometheus_rule", env, rule.name, rule, parent=section, values=values)
+
+
+def _status_pages(env: Environment) -> Iterator[Target]:
+    for page in env.spec.status_pages or []:
+        values = {"provider": page.name, "status_url": page.url}
+        yield Target("status_page", env, page.name, page, values=values)
+
+
+TARGET_KINDS: dict[str, Callable[[Environment], Iterable[Target]]] = {
+    "http_service": _http,
+    "database": _postgres,
+    "sql_assertion": _sql_assertions,
+    "redis_server": _redis,
+    "k8s_namespace": _namespaces,
+    "k8s_cluster": _clusters,
+    "certificate": _certificates,
+    "prometheus_server": _prometheus,
+    "prometheus_rule": _prometheus_rules,
+    "status_page": _status_pages,
+}
+
+
+def targets_for(kind: str, environments: Iterable[Environment]) -> list[Target]:
+    """Every target of one kind across the environments, in file order."""
+    return [target for env in environments for target in TARGET_KINDS[kind](env)]
