@@ -178,6 +178,7 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if OBSERVATIONS_KEY in config.stash:
         config.stash[OBSERVATIONS_KEY].close()
+    fixtures.close_probes()
     state = config.stash.get(STATE_KEY, None)
     if state and state.sandbox_started:
         sandbox.stop(config.rootpath)

@@ -84,6 +84,14 @@ def _client(verify: bool, ca_bundle: str | None) -> httpx.Client:
         return client
 
 
+def close() -> None:
+    """Close the pooled clients (called once at the end of a run)."""
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
 def fetch(
     url: str,
     *,
