@@ -16,6 +16,8 @@ from tests.servers import Endpoint, HttpServer, SilentPort
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def http_server() -> Iterator[Callable[..., HttpServer]]:

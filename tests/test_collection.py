@@ -1,0 +1,48 @@
+"""Collection rules, black-box in a scratch project: every check names a known runbook entry."""
+
+from __future__ import annotations
+
+import pytest
+
+ENV = "http:\n  services:\n    - name: api\n      url: http://127.0.0.1:9/health\n"
+
+
+def scratch_suite(pytester: pytest.Pytester, check: str) -> None:
+    pytester.makeconftest('pytest_plugins = ["vigil.plugin"]')
+    pytester.mkdir("checks")
+    pytester.mkdir("environments")
+    (pytester.path / "environments" / "one.yaml").write_text(ENV)
+    (pytester.path / "checks" / "test_x.py").write_text("import pytest\n\n" + check)
+
+
+def test_unknown_runbook_entry_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    scratch_suite(
+        pytester, '@pytest.mark.runbook("no-such-entry")\ndef test_x(http_service):\n    pass\n'
+    )
+    result = pytester.runpytest_subprocess("checks", "--env", "one")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*unknown runbook entry 'no-such-entry'*"])
+
+
+def test_check_without_runbook_entry_is_a_collection_error(pytester: pytest.Pytester) -> None:
+    scratch_suite(pytester, "def test_x(http_service):\n    pass\n")
+    result = pytester.runpytest_subprocess("checks", "--env", "one")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*a check must name its runbook entry*"])
+
+
+def test_unknown_env_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    scratch_suite(
+        pytester, '@pytest.mark.runbook("http-service-down")\ndef test_x(http_service):\n    pass\n'
+    )
+    result = pytester.runpytest_subprocess("checks", "--env", "nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--env nope: there is no*nope.yaml (known: one)*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_bad_fail_on_value(pytester: pytest.Pytester) -> None:
+    scratch_suite(pytester, "")
+    result = pytester.runpytest_subprocess("checks", "--env", "one", "--fail-on", "sev5")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--fail-on 'sev5': use one of sev1, sev2, sev3, sev4*"])
