@@ -46,6 +46,7 @@ class SuiteRun:
     output: str
     junit: ET.Element | None
     seconds: float
+    report_dir: Path
 
     def outcome(self, test_id: str) -> str:
         """'passed', 'failed', 'error' or 'skipped' for one test id from the JUnit XML."""
@@ -75,7 +76,9 @@ def run_suite(tmp_path: Path) -> Callable[..., SuiteRun]:
     import time
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> SuiteRun:
-        junit = tmp_path / f"junit-{len(list(tmp_path.glob('junit-*')))}.xml"
+        number = len(list(tmp_path.glob("junit-*")))
+        junit = tmp_path / f"junit-{number}.xml"
+        report_dir = tmp_path / f"reports-{number}"
         command = [
             sys.executable,
             "-m",
@@ -84,6 +87,7 @@ def run_suite(tmp_path: Path) -> Callable[..., SuiteRun]:
             "-p",
             "no:cacheprovider",
             f"--junitxml={junit}",
+            f"--report-dir={report_dir}",
             "-o",
             "junit_logging=no",
             *args,
@@ -100,7 +104,7 @@ def run_suite(tmp_path: Path) -> Callable[..., SuiteRun]:
         )
         seconds = time.monotonic() - started
         tree = ET.parse(junit).getroot() if junit.exists() else None
-        return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds)
+        return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds, report_dir)
 
     return run
 

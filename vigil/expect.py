@@ -30,6 +30,13 @@ class NotEvaluated(CheckFailed):
     """The check could not look: the target was unreachable or the probe failed."""
 
 
+# Shown as "unhealthy: <message>" / "not evaluated: <reason>" in pytest's summary lines, the
+# way pytest itself shows "Failed: ..." (it sets the module of its own outcome exceptions so).
+CheckFailed.__module__ = NotEvaluated.__module__ = "builtins"
+CheckFailed.__qualname__ = "unhealthy"
+NotEvaluated.__qualname__ = "not evaluated"
+
+
 class _Observed(Protocol):
     @property
     def error(self) -> str | None: ...

@@ -7,7 +7,6 @@ Only wiring lives here. Environment files are read by `vigil.environment`, the c
 from __future__ import annotations
 
 import os
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,16 @@ from _pytest._code.code import ExceptionRepr
 from vigil import fixtures, sandbox
 from vigil.environment import Environment, load_environment
 from vigil.errors import CatalogError, ConfigError, VigilError
-from vigil.expect import CheckFailed
+from vigil.expect import CheckFailed, NotEvaluated
 from vigil.fixtures import OBSERVATIONS_KEY, OBSERVERS, observer
 from vigil.observe import Observations
+from vigil.redact import redact_url
+from vigil.reports import allure
+from vigil.reports.history import append_history
+from vigil.reports.html import render_html
+from vigil.reports.markdown import render_markdown
+from vigil.reports.push import push_metrics
+from vigil.reports.results import ResultCollector, RunResults
 from vigil.runbook import SEVERITIES, RunbookEntry, load_catalog, render, severity_rank
 from vigil.targets import TARGET_KINDS, Target, targets_for
 
@@ -34,6 +40,10 @@ class RunState:
     problems: list[ConfigError] = field(default_factory=list)
     catalog: dict[str, RunbookEntry] = field(default_factory=dict)
     sandbox_started: bool = False
+    collector: ResultCollector | None = None
+    run: RunResults | None = None
+    report_paths: list[str] = field(default_factory=list)
+    report_error: str | None = None
     outcomes: list[tuple[str, str | None]] = field(default_factory=list)  # (outcome, severity)
 
 
@@ -73,6 +83,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="sevN",
         help="exit non-zero only if a check of this severity or a more severe one failed",
+    )
+    group.addoption(
+        "--report-dir",
+        default="reports",
+        metavar="DIR",
+        help="write readiness.md, readiness.html, results.json and history.jsonl here"
+        " (default: reports/)",
+    )
+    group.addoption(
+        "--pushgateway",
+        default=None,
+        metavar="URL",
+        help="push per-environment readiness metrics to this Prometheus Pushgateway",
     )
     group.addoption(
         "--sandbox-scenario",
@@ -122,6 +145,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState()
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(Outcomes(state), "vigil-outcomes")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(), "vigil-xdist")
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "vigil-fixtures")
     config.stash[OBSERVATIONS_KEY] = Observations()
@@ -130,6 +155,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state.suite_run = _is_suite_run(config)
     if not state.suite_run:
         return
+    if not hasattr(config, "workerinput"):
+        state.collector = ResultCollector()
+        config.pluginmanager.register(state.collector, "vigil-results")
     try:
         state.catalog = load_catalog()
     except CatalogError as exc:
@@ -170,9 +198,12 @@ def pytest_configure(config: pytest.Config) -> None:
 VARIABLES_KEY = pytest.StashKey[dict[str, str]]()
 
 
-def pytest_configure_node(node: Any) -> None:
-    """Hand the sandbox's variables to xdist workers so they load identical environments."""
-    node.workerinput["vigil_variables"] = node.config.stash.get(VARIABLES_KEY, {})
+class XdistHooks:
+    """Hooks that exist only when pytest-xdist is installed and enabled."""
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Hand the sandbox's variables to workers so they load identical environments."""
+        node.workerinput["vigil_variables"] = node.config.stash.get(VARIABLES_KEY, {})
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -269,6 +300,15 @@ def pytest_collection_modifyitems(
         if isinstance(target, Target):
             entry_id = target.runbook or item.get_closest_marker("runbook").args[0]  # type: ignore[union-attr]
             entry = state.catalog[entry_id]
+            if config.getoption("allure_report_dir", None):
+                allure.label(
+                    item,
+                    environment=target.environment.name,
+                    system=entry.system,
+                    runbook=entry.id,
+                    severity=target.severity_for(entry.id, entry.severity),
+                    link=target.environment.link(entry.id),
+                )
             item.stash[CHECK_KEY] = CheckInfo(
                 entry, target.severity_for(entry.id, entry.severity), target
             )
@@ -323,6 +363,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         ("system", entry.system),
         ("environment", target.environment.name),
         ("target", target.name),
+        ("runbook_title", entry.title),
     ]
     link = target.environment.link(entry.id)
     if link:
@@ -346,11 +387,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     extra = [("remediation", "\n".join(remediation))]
     if evidence:
         extra.append(("evidence", "\n".join(evidence)))
+    if isinstance(call.excinfo.value, NotEvaluated):
+        extra.append(("evaluated", "no"))
     report.user_properties += extra
     item.user_properties += extra
+    block = runbook_text(info, remediation, diagnosis)
+    if item.config.getoption("allure_report_dir", None):
+        allure.describe_failure(block, remediation, evidence)
     longrepr = report.longrepr
     if isinstance(longrepr, ExceptionRepr):
-        longrepr.addsection("runbook", runbook_text(info, remediation, diagnosis))
+        longrepr.addsection("runbook", block)
         if evidence:
             longrepr.addsection("evidence", "\n".join(evidence))
     return report
@@ -390,18 +436,54 @@ class Outcomes:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """`--fail-on sevN`: only failures of sevN or more severe make the run fail."""
-    threshold = session.config.getoption("fail_on", None)
-    if threshold is None or exitstatus != pytest.ExitCode.TESTS_FAILED:
+    """Apply the gate, then write the reports and push the metrics once, on the controller."""
+    config = session.config
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.suite_run:
         return
-    limit = severity_rank(threshold)
-    blocking = [
-        severity
-        for outcome, severity in session.config.stash[STATE_KEY].outcomes
-        if outcome == "failed" and (severity is None or severity_rank(severity) <= limit)
-    ]
-    if not blocking and not _collection_failed(session):
-        session.exitstatus = pytest.ExitCode.OK
+    threshold = config.getoption("fail_on", None)
+    if threshold is not None and exitstatus == pytest.ExitCode.TESTS_FAILED:
+        limit = severity_rank(threshold)
+        blocking = [
+            severity
+            for outcome, severity in state.outcomes
+            if outcome == "failed" and (severity is None or severity_rank(severity) <= limit)
+        ]
+        if not blocking and not _collection_failed(session):
+            session.exitstatus = pytest.ExitCode.OK
+    if state.collector is None:
+        return
+    filters = {
+        "environments": ", ".join(e.name for e in state.environments),
+        "markers": config.option.markexpr or "",
+        "keywords": config.option.keyword or "",
+        "fail_on": threshold or "",
+    }
+    names = [e.name for e in state.environments]
+    state.run = state.collector.results_for(names, filters, int(session.exitstatus))
+    directory = Path(config.invocation_params.dir, config.getoption("report_dir"))
+    try:
+        state.report_paths = write_reports(state.run, directory)
+    except OSError as exc:
+        state.report_error = f"cannot write reports to {directory}: {exc}"
+    gateway = config.getoption("pushgateway")
+    if gateway:
+        try:
+            push_metrics(gateway, state.run, timeout_s=10)
+            state.report_paths.append(f"metrics pushed to {redact_url(gateway)}")
+        except VigilError as exc:
+            state.report_error = str(exc)
+            session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+
+
+def write_reports(run: RunResults, directory: Path) -> list[str]:
+    """Write readiness.md, readiness.html, results.json and append to history.jsonl."""
+    directory.mkdir(parents=True, exist_ok=True)
+    history = append_history(directory / "history.jsonl", run)
+    run.write_json(directory / "results.json")
+    (directory / "readiness.md").write_text(render_markdown(run), encoding="utf-8")
+    (directory / "readiness.html").write_text(render_html(run, history), encoding="utf-8")
+    return [str(directory / name) for name in ("readiness.md", "readiness.html", "results.json")]
 
 
 def _collection_failed(session: pytest.Session) -> bool:
@@ -414,25 +496,27 @@ def _collection_failed(session: pytest.Session) -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """The last thing on screen: READY / NOT READY per environment, failures by severity."""
     state = config.stash.get(STATE_KEY, None)
-    if not state or not state.suite_run:
+    if not state or state.run is None:
         return
-    failed: Counter[tuple[str, str]] = Counter()
-    for report in terminalreporter.stats.get("failed", []) + terminalreporter.stats.get(
-        "error", []
-    ):
-        props = dict(getattr(report, "user_properties", []))
-        if "environment" in props:
-            failed[(props["environment"], props["severity"])] += 1
     terminalreporter.section("vigil readiness", sep="=")
-    for environment in state.environments:
-        counts = {sev: failed[(environment.name, sev)] for sev in SEVERITIES}
-        total = sum(counts.values())
-        verdict = "READY" if total == 0 else "NOT READY"
-        detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n) or "no failures"
-        terminalreporter.write_line(f"{environment.name:<20} {verdict:<10} {detail}")
+    for environment in state.run.environments:
+        verdict = "READY" if environment.ready else "NOT READY"
+        counts = environment.failed_by_severity
+        detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+        errors = environment.counts["failed"] + environment.counts["error"] - sum(counts.values())
+        if errors:
+            detail = ", ".join(filter(None, [detail, f"{errors} not attributable"]))
+        terminalreporter.write_line(
+            f"{environment.name:<20} {verdict:<10} {detail or 'no failures'}"
+        )
     for problem in state.problems:
         terminalreporter.write_line(f"{Path(problem.source).stem:<20} {'BROKEN':<10} {problem}")
     threshold = config.getoption("fail_on")
     if threshold:
         terminalreporter.write_line(f"gate: --fail-on {threshold} -> exit status {exitstatus}")
+    for path in state.report_paths:
+        terminalreporter.write_line(f"report: {path}")
+    if state.report_error:
+        terminalreporter.write_line(f"reports: {state.report_error}", red=True)

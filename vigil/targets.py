@@ -33,6 +33,11 @@ class Target:
     def id(self) -> str:
         return f"{self.environment.name}/{self.name}"
 
+    def __repr__(self) -> str:
+        # Reports (Allure parameters, pytest's own output) show targets by repr: never the
+        # settings, which hold DSNs, URLs with passwords and header tokens.
+        return self.id
+
     @property
     def timeout_s(self) -> float:
         own = getattr(self.spec, "timeout_s", None) or getattr(self.parent, "timeout_s", None)
@@ -131,32 +136,34 @@ def _clusters(env: Environment) -> Iterator[Target]:
 
 def _certificates(env: Environment) -> Iterator[Target]:
     for endpoint in env.spec.tls or []:
-        values = {"host": endpoint.host, "port": str(endpoint.port)}
+        values = {
+            "host": endpoint.host,
+            "port": str(endpoint.port),
+            "server_name": endpoint.server_name or endpoint.host,
+        }
         yield Target("certificate", env, endpoint.display_name, endpoint, values=values)
 
 
 def _prometheus(env: Environment) -> Iterator[Target]:
     section = env.spec.prometheus
     if section:
-        yield Target(
-            "prometheus_server", env, "prometheus", section, values={"prometheus_url": section.url}
-        )
+        values = {"prometheus_url": redact_url(section.url)}
+        yield Target("prometheus_server", env, "prometheus", section, values=values)
 
 
 def _prometheus_rules(env: Environment) -> Iterator[Target]:
+    """The section's own rules, then one per enabled preset (each naming its runbook entry)."""
     section = env.spec.prometheus
-    for rule in section.rules if section else []:
-        values = {
-            "prometheus_url": section.url if section else "",
-            "query": rule.query,
-            "rule": rule.name,
-        }
+    if section is None:
+        return
+    for rule in [*section.rules, *section.preset_rules()]:
+        values = {"prometheus_url": redact_url(section.url), "query": rule.query, "rule": rule.name}
         yield Target("prometheus_rule", env, rule.name, rule, parent=section, values=values)
 
 
 def _status_pages(env: Environment) -> Iterator[Target]:
     for page in env.spec.status_pages or []:
-        values = {"provider": page.name, "status_url": page.url}
+        values = {"provider": page.name, "status_url": redact_url(page.api_url)}
         yield Target("status_page", env, page.name, page, values=values)
 
 

@@ -1,0 +1,277 @@
+"""Reports: complete and identical with or without xdist, secret-free, readable, pushed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SuiteRun, write_env
+from tests.pushgateway import pushgateway, scrape
+from tests.servers import Endpoint, HttpServer, free_port
+
+SECRET = "tok-sentinel-7f3a9c"
+URL_SECRET = "pw-sentinel-51be0d"
+
+
+@pytest.fixture
+def known_failures(tmp_path: Path, http_server: Callable[..., HttpServer]) -> Path:
+    """An environment with three known failures (sev1, sev2, sev3) among healthy checks."""
+    ok = http_server({"/health": Endpoint(200, {"status": "ok"})})
+    down = http_server({"/health": Endpoint(503, {"status": "error"})})
+    slow = http_server({"/health": Endpoint(200, {"status": "ok"}, delay_s=0.4)})
+    services = "\n".join(
+        f"    - name: ok{i}\n      url: {ok.url('/health')}\n      expect_json: {{status: ok}}\n"
+        f"      headers: {{Authorization: 'Bearer {SECRET}'}}"
+        for i in range(6)
+    )
+    return write_env(
+        tmp_path,
+        "known",
+        f"""
+runbook_url: https://runbooks.example.com/platform
+vars: {{namespace: shop, context: prod}}
+timeout_s: 2
+http:
+  services:
+{services}
+    - name: down
+      url: http://admin:{URL_SECRET}@127.0.0.1:{down.port}/health
+    - name: refused
+      url: http://127.0.0.1:{free_port()}/health
+      severity: sev3
+    - name: slow
+      url: {slow.url("/health")}
+      max_latency_ms: 200
+""",
+    )
+
+
+EXPECTED_FAILURES = {
+    "test_health_endpoint[known/down]": "sev1",
+    "test_health_endpoint[known/refused]": "sev3",
+    "test_latency[known/slow]": "sev2",
+}
+
+
+def _results(run: SuiteRun) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run.report_dir / "results.json").read_text())
+    return data
+
+
+def _without_times(data: dict[str, Any]) -> dict[str, Any]:
+    for key in ("started_at", "finished_at", "duration_s"):
+        data.pop(key)
+    for check in data["checks"]:
+        check.pop("duration_s")
+        check["message"] = re.sub(r"\d+ ms", "N ms", check["message"])
+    return data
+
+
+def test_reports_list_exactly_the_failures(
+    run_suite: Callable[..., SuiteRun], known_failures: Path
+) -> None:
+    run = run_suite("--env", str(known_failures))
+    assert run.returncode == 1
+    data = _results(run)
+    assert data["schema"] == "vigil.results/1"
+    failing = {c["id"]: c for c in data["checks"] if c["outcome"] in ("failed", "error")}
+    assert {k: v["severity"] for k, v in failing.items()} == EXPECTED_FAILURES
+    for check in failing.values():
+        assert check["runbook_url"] == f"https://runbooks.example.com/platform#{check['runbook']}"
+        assert check["remediation"] and check["message"]
+    assert failing["test_health_endpoint[known/refused]"]["evaluated"] is False
+    assert data["environments"] == [
+        {
+            "name": "known",
+            "ready": False,
+            "counts": {"error": 0, "failed": 3, "skipped": 0, "passed": 13},
+            "failed_by_severity": {"sev1": 1, "sev2": 1, "sev3": 1, "sev4": 0},
+        }
+    ]
+    markdown = (run.report_dir / "readiness.md").read_text()
+    html = (run.report_dir / "readiness.html").read_text()
+    for test_id, check in failing.items():
+        assert test_id in markdown and test_id in html
+        assert check["remediation"][0].split(":")[0] in markdown
+        assert f"https://runbooks.example.com/platform#{check['runbook']}" in html
+    assert "**NOT READY**" in markdown
+    assert markdown.count("### ") == 3
+    history = (run.report_dir / "history.jsonl").read_text().splitlines()
+    assert len(history) == 1 and set(json.loads(history[0])["failed"]) == set(EXPECTED_FAILURES)
+    everything = run.output + markdown + html + json.dumps(data) + "\n".join(history)
+    assert run.junit is not None
+    everything += Path(run.report_dir.parent / "junit-0.xml").read_text()
+    assert SECRET not in everything and URL_SECRET not in everything
+    assert "http://admin:***@127.0.0.1" in markdown
+
+
+def test_reports_are_identical_with_and_without_xdist(
+    run_suite: Callable[..., SuiteRun], known_failures: Path
+) -> None:
+    serial = run_suite("--env", str(known_failures), "-p", "no:xdist")
+    parallel = run_suite("--env", str(known_failures), "-n", "4")
+    assert serial.returncode == parallel.returncode == 1
+    assert _without_times(_results(serial)) == _without_times(_results(parallel))
+
+    def markdown(run: SuiteRun) -> str:
+        text = (run.report_dir / "readiness.md").read_text()
+        return re.sub(r"\d+ ms", "N ms", "\n".join(text.splitlines()[3:]))
+
+    assert markdown(serial) == markdown(parallel)
+
+
+def test_history_is_appended_and_bounded(tmp_path: Path) -> None:
+    from vigil.reports.history import append_history
+    from vigil.reports.results import RunResults
+
+    path = tmp_path / "history.jsonl"
+    for number in range(5):
+        run = RunResults(f"2026-01-0{number + 1}", "", 1.0, {}, 0, [], [])
+        kept = append_history(path, run, keep=3)
+    assert [r["time"] for r in kept] == ["2026-01-03", "2026-01-04", "2026-01-05"]
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_fail_on_sev1_passes_with_only_lesser_failures(
+    run_suite: Callable[..., SuiteRun], known_failures: Path
+) -> None:
+    lesser = run_suite("--env", str(known_failures), "-k", "slow or refused", "--fail-on", "sev1")
+    assert lesser.returncode == 0 and _results(lesser)["exit_status"] == 0
+    assert len([c for c in _results(lesser)["checks"] if c["outcome"] == "failed"]) == 2
+    severe = run_suite("--env", str(known_failures), "--fail-on", "sev1")
+    assert severe.returncode == 1
+
+
+def test_metrics_reach_a_real_pushgateway(
+    run_suite: Callable[..., SuiteRun], known_failures: Path
+) -> None:
+    with pushgateway() as url:
+        run = run_suite("--env", str(known_failures), "--pushgateway", url)
+        assert run.returncode == 1, run.output
+        metrics = scrape(url)
+    assert 'vigil_ready{environment="known",instance="",job="vigil"} 0' in metrics
+    assert (
+        'vigil_failed_checks{environment="known",instance="",job="vigil",severity="sev1"} 1'
+        in metrics
+    )
+    assert (
+        'vigil_runbook_failures{environment="known",instance="",job="vigil",'
+        'runbook="http-high-latency",severity="sev2"} 1'
+    ) in metrics
+    assert (
+        'vigil_checks{environment="known",instance="",job="vigil",outcome="passed"} 13' in metrics
+    )
+    assert "vigil_run_duration_seconds{" in metrics
+
+
+def test_unreachable_pushgateway_is_reported_not_hidden(
+    run_suite: Callable[..., SuiteRun], known_failures: Path
+) -> None:
+    run = run_suite(
+        "--env",
+        str(known_failures),
+        "-k",
+        "ok0",
+        "--pushgateway",
+        f"http://127.0.0.1:{free_port()}",
+    )
+    assert run.returncode == 1
+    assert "cannot push to the Pushgateway http://127.0.0.1:" in run.output
+
+
+def test_html_report_shows_failures_first_in_a_real_browser(
+    run_suite: Callable[..., SuiteRun], known_failures: Path, tmp_path: Path
+) -> None:
+    run = run_suite("--env", str(known_failures))
+    page = run.report_dir / "readiness.html"
+    assert "http://" not in re.sub(r"(href='|>)[^'<]*", "", page.read_text()).replace(
+        "http://www.w3.org", ""
+    ), "the page must not load anything"
+    profile = tmp_path / "chromium-profile"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1400",
+    ]
+    pdf = tmp_path / "page.pdf"
+    screenshot = run.report_dir / "readiness.png"
+    for extra in (
+        [f"--print-to-pdf={pdf}", "--no-pdf-header-footer"],
+        [f"--screenshot={screenshot}"],
+    ):
+        subprocess.run(
+            ["chromium", *flags, *extra, page.as_uri()], check=True, timeout=60, capture_output=True
+        )
+    assert screenshot.stat().st_size > 10_000
+    seen = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    seen = " ".join(seen.split())
+    assert "NOT READY" in seen
+    first_failure = seen.index("test_health_endpoint[known/down]")
+    assert first_failure < seen.index("Passing and skipped checks")
+    assert seen.index("[known/down]") < seen.index("[known/slow]") < seen.index("[known/refused]")
+    assert "What to do:" in seen and "HTTP 503 from GET" in seen
+    assert "test_health_endpoint[known/ok0]" not in seen  # passing checks are collapsed
+
+
+def test_allure_results_carry_runbook_and_render_with_allure_3(
+    run_suite: Callable[..., SuiteRun], known_failures: Path, tmp_path: Path
+) -> None:
+    results = tmp_path / "allure-results"
+    run = run_suite("--env", str(known_failures), f"--alluredir={results}")
+    assert run.returncode == 1
+    raw = "".join(p.read_text() for p in results.iterdir())
+    assert SECRET not in raw and URL_SECRET not in raw
+    by_name = {}
+    for path in results.glob("*-result.json"):
+        data = json.loads(path.read_text())
+        by_name[data["name"]] = data
+    down = by_name["test_health_endpoint[known/down]"]
+    labels = {(label["name"], label["value"]) for label in down["labels"]}
+    assert {
+        ("severity", "blocker"),
+        ("parentSuite", "known"),
+        ("suite", "http"),
+        ("subSuite", "http-service-down"),
+        ("runbook", "http-service-down"),
+    } <= labels
+    assert {
+        "name": "runbook: http-service-down",
+        "type": "link",
+        "url": "https://runbooks.example.com/platform#http-service-down",
+    } in down["links"]
+    assert down["description"].startswith("What to do:\n\n1. ")
+    assert {a["name"] for a in down["attachments"]} == {"runbook", "evidence"}
+    slow = by_name["test_latency[known/slow]"]
+    assert ("severity", "critical") in {(lb["name"], lb["value"]) for lb in slow["labels"]}
+
+    allure = Path(__file__).resolve().parent.parent / ".tools/node_modules/.bin/allure"
+    output = tmp_path / "allure-report"
+    subprocess.run(
+        [str(allure), "generate", str(results), "-o", str(output)],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+    rendered = "".join(
+        p.read_text(errors="replace")
+        for p in output.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".html", ".js")
+    )
+    assert "https://runbooks.example.com/platform#http-service-down" in rendered
+    assert "What to do:" in rendered
+    assert SECRET not in rendered and URL_SECRET not in rendered

@@ -1,0 +1,1 @@
+"""Reports: results gathered on the controller, and the files written from them."""
