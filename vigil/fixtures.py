@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from vigil.observe import Observations, Observer
+from vigil.observe import DeadlineReached, Observations, Observer
 from vigil.targets import Target
 
 OBSERVERS: dict[str, tuple[str, str]] = {
@@ -33,6 +33,7 @@ OBSERVERS: dict[str, tuple[str, str]] = {
 }
 
 OBSERVATIONS_KEY = pytest.StashKey[Observations]()
+DEADLINE_MISSED = pytest.StashKey[str]()
 _resolved: dict[str, Observer] = {}
 
 
@@ -53,8 +54,14 @@ def close_probes() -> None:
 
 
 def observe(request: pytest.FixtureRequest, name: str, target: Target) -> Any:
+    """The observation, or None when the run's deadline passed first (the plugin then fails
+    the check as not evaluated before its body runs)."""
     observations = request.config.stash[OBSERVATIONS_KEY]
-    return observations.get(name, observer(name), target)
+    try:
+        return observations.get(name, observer(name), target)
+    except DeadlineReached:
+        request.node.stash[DEADLINE_MISSED] = target.id
+        return None
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ Only wiring lives here. Environment files are read by `vigil.environment`, the c
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class RunState:
     problems: list[ConfigError] = field(default_factory=list)
     catalog: dict[str, RunbookEntry] = field(default_factory=dict)
     sandbox_started: bool = False
+    deadline_at: float | None = None
     collector: ResultCollector | None = None
     run: RunResults | None = None
     report_paths: list[str] = field(default_factory=list)
@@ -67,6 +69,16 @@ def _severity_option(value: str) -> str:
     return value
 
 
+def _seconds_option(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise pytest.UsageError(f"--deadline {value!r}: give a number of seconds above 0")
+    return seconds
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vigil", "Vigil smoke and readiness checks")
     group.addoption(
@@ -83,6 +95,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="sevN",
         help="exit non-zero only if a check of this severity or a more severe one failed",
+    )
+    group.addoption(
+        "--deadline",
+        type=_seconds_option,
+        default=None,
+        metavar="SECONDS",
+        help="bound the whole run: checks not evaluated by then fail as 'not evaluated: deadline'",
     )
     group.addoption(
         "--report-dir",
@@ -149,7 +168,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistHooks(), "vigil-xdist")
     if not config.pluginmanager.is_registered(fixtures):
         config.pluginmanager.register(fixtures, "vigil-fixtures")
-    config.stash[OBSERVATIONS_KEY] = Observations()
+    worker_input = getattr(config, "workerinput", None)
+    deadline = config.getoption("deadline", None)
+    if worker_input is not None:
+        state.deadline_at = worker_input.get("vigil_deadline_at")
+    elif deadline:
+        state.deadline_at = time.time() + deadline
+    config.stash[OBSERVATIONS_KEY] = Observations(deadline_at=state.deadline_at)
     if config.getoption("tbstyle") == "auto":
         config.option.tbstyle = "short"
     state.suite_run = _is_suite_run(config)
@@ -165,7 +190,6 @@ def pytest_configure(config: pytest.Config) -> None:
     directory = config.rootpath / "environments"
     paths = resolve_environment_paths(config.getoption("env"), directory)
     variables = dict(os.environ)
-    worker_input = getattr(config, "workerinput", None)
     if worker_input is not None:
         variables.update(worker_input.get("vigil_variables", {}))
     elif any(p == directory / "sandbox.yaml" for p in paths):
@@ -204,6 +228,7 @@ class XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         """Hand the sandbox's variables to workers so they load identical environments."""
         node.workerinput["vigil_variables"] = node.config.stash.get(VARIABLES_KEY, {})
+        node.workerinput["vigil_deadline_at"] = node.config.stash[STATE_KEY].deadline_at
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -348,6 +373,15 @@ def pytest_runtestloop(session: pytest.Session) -> None:
             if name in OBSERVERS:
                 wanted.append((name, observer(name), info.target))
     session.config.stash[OBSERVATIONS_KEY].prefetch(wanted)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
+    """A check whose observation missed the run's deadline fails before its body runs."""
+    missed = pyfuncitem.stash.get(fixtures.DEADLINE_MISSED, None)
+    if missed is not None:
+        seconds = pyfuncitem.config.getoption("deadline")
+        raise NotEvaluated(f"deadline: {missed} was not observed within the run's {seconds:g} s")
 
 
 @pytest.hookimpl(tryfirst=True)
