@@ -104,6 +104,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="bound the whole run: checks not evaluated by then fail as 'not evaluated: deadline'",
     )
     group.addoption(
+        "--probe-concurrency",
+        type=int,
+        default=256,
+        metavar="N",
+        help="probes in flight at once (default 256; 1 observes one target at a time)",
+    )
+    group.addoption(
         "--report-dir",
         default="reports",
         metavar="DIR",
@@ -174,7 +181,8 @@ def pytest_configure(config: pytest.Config) -> None:
         state.deadline_at = worker_input.get("vigil_deadline_at")
     elif deadline:
         state.deadline_at = time.time() + deadline
-    config.stash[OBSERVATIONS_KEY] = Observations(deadline_at=state.deadline_at)
+    concurrency = max(1, config.getoption("probe_concurrency", 256))
+    config.stash[OBSERVATIONS_KEY] = Observations(concurrency, deadline_at=state.deadline_at)
     if config.getoption("tbstyle") == "auto":
         config.option.tbstyle = "short"
     state.suite_run = _is_suite_run(config)
