@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vigil.errors import ConfigError
+from vigil.prometheus_presets import expand_presets
 from vigil.redact import redact_text
 
 Severity = Literal["sev1", "sev2", "sev3", "sev4"]
@@ -93,7 +94,8 @@ class PostgresTarget(_Target):
     critical_connection_usage: float = Field(default=0.95, gt=0, le=1)
     long_query_s: float = Field(default=300, gt=0)
     idle_in_transaction_s: float = Field(default=600, gt=0)
-    max_replica_lag_s: float = Field(default=30, gt=0)
+    lock_wait_s: float = Field(default=60, ge=0)
+    max_replica_lag_s: float = Field(default=5, gt=0)
     max_mean_statement_ms: float | None = Field(default=None, gt=0)
     assertions: list[SqlAssertion] = Field(default_factory=list)
 
@@ -107,6 +109,19 @@ class RedisTarget(_Target):
     max_clients_usage: float = Field(default=0.9, gt=0, le=1)
     queues: dict[str, int] = Field(default_factory=dict)
     min_keys: int | None = Field(default=None, ge=0)
+    min_replicas: int | None = Field(default=None, ge=0)
+    min_cache_hit_ratio: float | None = Field(default=None, gt=0, le=1)
+    max_save_age_h: float | None = Field(default=None, gt=0)
+    ca_bundle: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"must start with redis://, rediss:// or unix://, got {redact_text(value)!r}"
+            )
+        return value
 
 
 class KubernetesSection(_Target):
@@ -119,6 +134,7 @@ class KubernetesSection(_Target):
     pending_grace_s: float = Field(default=300, ge=0)
     event_window_min: float = Field(default=30, gt=0)
     required_secrets: dict[str, list[str]] = Field(default_factory=dict)
+    shared_secret_keys: list[str] = Field(default_factory=list)
     warn_days: float = Field(default=30, ge=0)
     critical_days: float = Field(default=7, ge=0)
     logs: bool = False
@@ -143,18 +159,30 @@ class TlsTarget(_Target):
     server_name: str | None = None
     starttls: Literal["postgres"] | None = None
 
+    @model_validator(mode="after")
+    def _tiers(self) -> TlsTarget:
+        if self.critical_days > self.warn_days:
+            raise ValueError(
+                f"critical_days ({self.critical_days:g}) must not exceed warn_days"
+                f" ({self.warn_days:g})"
+            )
+        return self
+
     @property
     def display_name(self) -> str:
         return self.name or f"{self.host}:{self.port}"
 
 
 class PrometheusRule(_Target):
+    """An instant PromQL query whose every series must stay within `min`/`max`."""
+
     name: str
     query: str
     max: float | None = None
     min: float | None = None
     runbook: str | None = None
     allow_empty: bool = False
+    unit: Literal["ratio", "seconds", "per_second", "count"] | None = None
 
     @model_validator(mode="after")
     def _has_bound(self) -> PrometheusRule:
@@ -166,14 +194,59 @@ class PrometheusRule(_Target):
 class PrometheusSection(_Target):
     url: str
     rules: list[PrometheusRule] = Field(default_factory=list)
-    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    presets: dict[str, Any] = Field(default_factory=dict)  # see vigil/prometheus_presets.py
     headers: dict[str, str] = Field(default_factory=dict)
+    ca_bundle: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
+        return value
+
+    @field_validator("presets")
+    @classmethod
+    def _valid_presets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        expand_presets(value)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> PrometheusSection:
+        seen = {rule.name for rule in self.rules}
+        for rule in expand_presets(self.presets):
+            if rule["name"] in seen:
+                raise ValueError(
+                    f"presets: rule name {rule['name']!r} is used twice (give the preset a name)"
+                )
+            seen.add(rule["name"])
+        return self
+
+    def preset_rules(self) -> list[PrometheusRule]:
+        """The rules the enabled presets stand for, after the section's own rules."""
+        return [PrometheusRule.model_validate(rule) for rule in expand_presets(self.presets)]
 
 
 class StatusPage(_Target):
+    """A provider's status page in the Statuspage v2 format (summary.json or status.json)."""
+
     name: str
     url: str
     components: list[str] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
+        return value
+
+    @property
+    def api_url(self) -> str:
+        """The JSON document to read: the URL itself, or a page's `/api/v2/summary.json`."""
+        if self.url.split("?")[0].endswith(".json"):
+            return self.url
+        return self.url.rstrip("/") + "/api/v2/summary.json"
 
 
 class EnvironmentSpec(_Model):

@@ -266,9 +266,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
     targets = targets_for(kind, state.environments)
     for required in metafunc.definition.iter_markers("requires"):
-        targets = [
-            t for t in targets if getattr(t.spec, required.args[0], None) not in (None, [], {})
-        ]
+        targets = [t for t in targets if _meets(t, *required.args)]
     params = []
     for target in targets:
         entry_id = target.runbook or marker.args[0]
@@ -288,6 +286,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
         params.append(pytest.param(target, marks=marks, id=target.id))
     metafunc.parametrize(kind, params)
+
+
+def _meets(target: Target, setting: str, *value: object) -> bool:
+    """`requires("setting")`: the setting is given; `requires("setting", v)`: it equals v."""
+    actual = getattr(target.spec, setting, None)
+    return actual == value[0] if value else actual not in (None, [], {})
 
 
 class EnvironmentProblem(pytest.Item):

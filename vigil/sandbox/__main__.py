@@ -15,6 +15,8 @@ from pathlib import Path
 
 from vigil.sandbox import SCENARIOS
 from vigil.sandbox.http_platform import HttpPlatform
+from vigil.sandbox.postgres import PostgresSandbox
+from vigil.sandbox.redis import RedisSandbox
 
 
 def main() -> None:
@@ -28,12 +30,17 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
-    components = [HttpPlatform(args.scenario)]
+    components = [
+        HttpPlatform(args.scenario),
+        PostgresSandbox(args.scenario),
+        RedisSandbox(args.scenario),
+    ]
     variables: dict[str, str] = {}
     try:
         for component in components:
             variables.update(component.start())
         temporary = args.state.with_suffix(".tmp")
+        temporary.touch(mode=0o600)  # it holds the sandbox's own database and Redis passwords
         temporary.write_text(
             json.dumps(
                 {"pid": os.getpid(), "scenario": args.scenario, "variables": variables}, indent=2

@@ -1,0 +1,169 @@
+"""PostgreSQL for the project's tests: one real cluster per test process, a database per test.
+
+`shared_cluster(config)` starts the cluster once per process (per xdist worker) with the
+sandbox's `PostgresServer`, installs `pg_stat_statements` and the demo schema in a template
+database and creates the least-privilege role from deploy/postgres-grants.sql. A test asks
+for `fresh_database(...)` (a copy of the template, dropped afterwards) and produces faults
+with `Sessions` over the superuser's unix socket.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from vigil.environment import load_environment
+from vigil.sandbox.postgres import (
+    DEMO_DATA,
+    DEMO_SCHEMA,
+    MONITOR_ROLE,
+    STUCK_PAYOUTS,
+    PostgresServer,
+    Sessions,
+)
+from vigil.targets import Target, targets_for
+
+TEMPLATE = "vigil_template"
+NO_STATS_ROLE = "vigil_nostats"  # may log in, lacks pg_monitor: sees only its own sessions
+EXAMPLE = Path(__file__).resolve().parent.parent / "environments" / "postgres.example.yaml"
+
+# Every data-level symptom of the example assertions, for real.
+DATA_FAULTS = (
+    STUCK_PAYOUTS
+    + """
+insert into payments (amount_cents, status, created_at)
+    values (990, 'pending', now() - interval '2 days');
+insert into logins (email, ip_address, success)
+    select 'victim@example.com', '203.0.113.9', false from generate_series(1, 8);
+insert into audit_logs (actor_id, action, ip_address)
+    select 7, 'bulk_export', '198.51.100.4' from generate_series(1, 150);
+update metric_snapshots set created_at = created_at - interval '3 hours';
+update payments set created_at = created_at - interval '4 hours';
+"""
+)
+MAX_CONNECTIONS = 40  # usable: 37 (3 reserved for superusers)
+
+
+@dataclass
+class Cluster:
+    server: PostgresServer
+    monitor_password: str
+
+    def monitor_dsn(self, dbname: str) -> str:
+        return self.server.dsn(MONITOR_ROLE, self.monitor_password, dbname)
+
+    def admin_url(self, dbname: str) -> str:
+        return self.server.dsn("postgres", None, dbname)
+
+    def client_backends(self) -> int:
+        with psycopg.connect(self.server.admin_dsn(), autocommit=True) as conn:
+            row = conn.execute(
+                "select count(*) from pg_stat_activity where backend_type = 'client backend'"
+                " and pid <> pg_backend_pid()"
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+_KEY = pytest.StashKey[Cluster]()
+
+
+def shared_cluster(config: pytest.Config) -> Cluster:
+    """The process's cluster, started on first use and stopped when pytest ends."""
+    if _KEY not in config.stash:
+        server = PostgresServer(max_connections=MAX_CONNECTIONS)
+        config.add_cleanup(server.stop)
+        server.start()
+        password = secrets.token_urlsafe(12)
+        server.install_monitor_role(password)
+        server.execute(f"create role {NO_STATS_ROLE} login password '{password}'")
+        server.execute(f"create database {TEMPLATE}")
+        server.execute(
+            "create extension pg_stat_statements;"
+            + DEMO_SCHEMA
+            + DEMO_DATA
+            + f"grant select on all tables in schema public to {MONITOR_ROLE};",
+            TEMPLATE,
+        )
+        config.stash[_KEY] = Cluster(server, password)
+    return config.stash[_KEY]
+
+
+@contextmanager
+def fresh_database(cluster: Cluster, name: str) -> Iterator[str]:
+    """A new database copied from the demo template; dropped (sessions cut) afterwards."""
+    dbname = f"t_{name}_{secrets.token_hex(3)}"
+    cluster.server.execute(f"create database {dbname} template {TEMPLATE}")
+    try:
+        yield dbname
+    finally:
+        cluster.server.execute(f"drop database if exists {dbname} with (force)")
+
+
+@contextmanager
+def sessions(cluster: Cluster, dbname: str) -> Iterator[Sessions]:
+    """Fault-producing sessions (superuser over the unix socket), all ended afterwards."""
+    opened = Sessions(cluster.server.admin_dsn(dbname))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def hold_connections(cluster: Cluster, held: Sessions, in_use: int) -> None:
+    """Open idle sessions until exactly `in_use` client backends exist. Backends of sessions
+    closed just before may linger for a moment, so the count is settled, not trusted once."""
+    settled = 0
+    for _ in range(200):
+        missing = in_use - cluster.client_backends()
+        if missing > 0:
+            held.open("leaky-app", missing)
+            settled = 0
+        elif missing == 0:
+            settled += 1
+            if settled == 2:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"could not settle at {in_use} client backends")
+
+
+def load_targets(path: Path) -> tuple[list[Target], list[Target]]:
+    """The database targets and the SQL assertion targets of one environment file."""
+    environment = load_environment(path, {})
+    return (
+        targets_for("database", [environment]),
+        targets_for("sql_assertion", [environment]),
+    )
+
+
+def active_sessions_by_application(cluster: Cluster, dbname: str, application: str) -> int:
+    with psycopg.connect(cluster.server.admin_dsn(), autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from pg_stat_activity where datname = %s and application_name = %s",
+            [dbname, application],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def example_assertions() -> list[dict[str, Any]]:
+    """The assertions of environments/postgres.example.yaml, as written there."""
+    example = yaml.safe_load(EXAMPLE.read_text())
+    return list(example["postgres"][0]["assertions"])
+
+
+def env_text(databases: list[dict[str, Any]], timeout_s: float = 3) -> str:
+    return yaml.safe_dump(
+        {"runbook_url": "https://runbooks.example.com/db", "timeout_s": timeout_s,
+         "vars": {"namespace": "shop", "context": "test"}, "postgres": databases},
+        sort_keys=False,
+    )  # fmt: skip

@@ -1,0 +1,182 @@
+"""End to end: `pytest checks -m postgres` in a subprocess against a real cluster with real
+faults, as a superuser and as the least-privilege role from deploy/postgres-grants.sql."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.conftest import SuiteRun, write_env
+from tests.pg import (
+    DATA_FAULTS,
+    NO_STATS_ROLE,
+    Cluster,
+    env_text,
+    example_assertions,
+    fresh_database,
+    hold_connections,
+    sessions,
+)
+from tests.pg import shared_cluster as _shared_cluster
+from tests.servers import free_port
+from vigil.sandbox.postgres import MONITOR_ROLE
+
+SESSION_CHECKS = (
+    "test_connection_usage_warning",
+    "test_connection_usage_critical",
+    "test_no_long_running_queries",
+    "test_no_idle_transactions",
+    "test_no_blocked_queries",
+)
+FAST = {"long_query_s": 0.5, "idle_in_transaction_s": 0.5, "lock_wait_s": 0.5}
+SNEAKY_WRITE = {
+    "name": "sneaky-write",
+    "query": "insert into payouts (creator_id, amount_cents, status)"
+    " values (1, 1, 'sneaky') returning 1",
+    "max": 0,
+}
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig: pytest.Config) -> Cluster:
+    return _shared_cluster(pytestconfig)
+
+
+def _expected(
+    name: str, checks: dict[str, str], assertions: list[str], verdict: str
+) -> dict[str, str]:
+    outcomes = {f"{check}[suite/{name}]": outcome for check, outcome in checks.items()}
+    outcomes |= {f"test_data_assertion[suite/{name}/{a}]": verdict for a in assertions}
+    return outcomes
+
+
+def test_faults_fail_exactly_their_checks_for_superuser_and_monitor_alike(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path, cluster: Cluster
+) -> None:
+    server = cluster.server
+    assertions = example_assertions()
+    names = [a["name"] for a in assertions]
+    with (
+        fresh_database(cluster, "faulty") as faulty,
+        fresh_database(cluster, "calm") as calm,
+        sessions(cluster, faulty) as faults,
+    ):
+        server.execute(DATA_FAULTS, faulty)
+        with psycopg.connect(server.admin_dsn(faulty)) as conn:
+            conn.execute("select pg_sleep(0.3)")  # a finished slow statement
+        started = time.monotonic()
+        long_pid = faults.long_query(60)
+        blocker, waiter = faults.blocked()
+        # 31 to 34 of 37 usable slots in use, depending on how many of the run's 4 sessions
+        # are open when each database is read: above 80%, below 95%.
+        hold_connections(cluster, faults, 34 - 4)
+        strict = {"role": "primary", **FAST, "max_mean_statement_ms": 100}
+        databases: list[dict[str, Any]] = [
+            {"name": "admin", "dsn": cluster.admin_url(faulty), **strict,
+             "assertions": [*assertions, SNEAKY_WRITE]},
+            {"name": "monitor", "dsn": cluster.monitor_dsn(faulty), **strict,
+             "assertions": assertions},
+            {"name": "calm", "dsn": cluster.monitor_dsn(calm), **strict,
+             "max_connection_usage": 0.95, "critical_connection_usage": 0.99,
+             "assertions": assertions},
+            {"name": "nostats", "dsn": server.dsn(NO_STATS_ROLE, cluster.monitor_password, faulty),
+             **FAST},
+            {"name": "down", "dsn": f"postgresql://app:hunter2-down@127.0.0.1:{free_port()}/app"},
+            {"name": "badpass", "dsn": server.dsn(MONITOR_ROLE, "hunter2-wrong", faulty)},
+            {"name": "nodb", "dsn": cluster.monitor_dsn("no_such_db")},
+        ]  # fmt: skip
+        env = write_env(tmp_path, "suite", env_text(databases))
+        time.sleep(max(0.0, 0.7 - (time.monotonic() - started)))
+        run = run_suite("--env", str(env), "-m", "postgres")
+        sneaky = server_count(
+            cluster, faulty, "select count(*) from payouts where status = 'sneaky'"
+        )
+
+    faulty_checks = {
+        "test_database_reachable": "passed",
+        "test_primary_writable": "passed",
+        "test_replica_lag": "skipped",
+        "test_connection_usage_warning": "failed",
+        "test_connection_usage_critical": "passed",
+        "test_no_long_running_queries": "failed",
+        "test_no_idle_transactions": "failed",
+        "test_no_blocked_queries": "failed",
+        "test_statements_fast": "failed",
+    }
+    calm_checks = {check: "passed" for check in faulty_checks} | {"test_replica_lag": "skipped"}
+    unreachable = {"test_database_reachable": "failed"} | dict.fromkeys(SESSION_CHECKS, "failed")
+    expected = (
+        _expected("admin", faulty_checks, [*names, "sneaky-write"], "failed")
+        | _expected("monitor", faulty_checks, names, "failed")
+        | _expected("calm", calm_checks, names, "passed")
+        | _expected(
+            "nostats",
+            {"test_database_reachable": "passed"} | dict.fromkeys(SESSION_CHECKS, "skipped"),
+            [],
+            "",
+        )
+        | _expected("down", unreachable, [], "")
+        | _expected("badpass", unreachable, [], "")
+        | _expected("nodb", unreachable, [], "")
+    )
+    assert run.outcomes() == expected, run.output[-4000:]
+    assert run.returncode == 1
+    assert sneaky == 0
+
+    out = run.output
+    assert re.search(r"3[1-4] of 37 connections in use, \d+(\.\d)?% \(max 80%", out), out
+    assert "by application: leaky-app " in out
+    assert f"pid {long_pid} (app reports, user postgres) active: select pg_sleep(60)" in out
+    assert f"1 query is blocked for longer than 0.5 s by pid {blocker}" in out
+    assert f"s on pid {blocker}: pid {waiter} (app payouts-api, user postgres) active:" in out
+    assert "select pg_sleep($1)" in out
+    assert "payouts-stuck-pending = 3 (max 0)" in out
+    assert "failed-logins-per-ip = 8 (max 5)" in out
+    assert "access-volume-per-ip = 150 (max 100)" in out
+    assert "payments-last-hour = 0 (min 1)" in out
+    assert "refused, the session is read-only: cannot execute INSERT" in out
+    assert "connection refused by 127.0.0.1:" in out
+    assert f"authentication failed for user {MONITOR_ROLE}" in out
+    assert "database no_such_db does not exist" in out
+    # Remediation is rendered with the pids found.
+    assert f"pg_cancel_backend(pid) from pg_stat_activity where pid in ({long_pid})" in out
+    assert f"where pid in ({blocker})" in out
+    assert "runbook:  payment-processing-failure" in out
+    # No password anywhere: neither in the terminal nor in the JUnit XML.
+    junit = "".join(path.read_text() for path in tmp_path.glob("junit-*.xml"))
+    assert f"GRANT pg_monitor TO {NO_STATS_ROLE}" in junit  # the skip reason says what to fix
+    for secret in (server.password, cluster.monitor_password, "hunter2"):
+        assert secret not in out and secret not in junit
+
+
+def server_count(cluster: Cluster, dbname: str, query: str) -> int:
+    with psycopg.connect(cluster.server.admin_dsn(dbname)) as conn:
+        row = conn.execute(query.encode()).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_exhaustion_is_critical_and_selected_by_severity(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path, cluster: Cluster
+) -> None:
+    with fresh_database(cluster, "full") as full, sessions(cluster, full) as faults:
+        hold_connections(cluster, faults, 36 - 1)
+        env = write_env(
+            tmp_path, "suite", env_text([{"name": "main", "dsn": cluster.monitor_dsn(full)}])
+        )
+        run = run_suite("--env", str(env), "-m", "postgres and (sev1 or sev3)", "--fail-on", "sev1")
+    assert run.outcomes() == {
+        "test_database_reachable[suite/main]": "passed",
+        "test_connection_usage_critical[suite/main]": "failed",
+        "test_connection_usage_warning[suite/main]": "failed",
+        "test_no_idle_transactions[suite/main]": "passed",
+    }, run.output[-3000:]
+    assert run.returncode == 1
+    assert "36 of 37 connections in use, 97.3% (max 95%" in run.output
+    assert "runbook:  database-connection-pool-exhaustion" in run.output
