@@ -66,8 +66,8 @@ prometheus:
       max: 0.01
       runbook: high-failure-rate
 status_pages:
-  - name: stripe
-    url: https://status.stripe.com/api/v2/summary.json
+  - name: payment-provider
+    url: https://status.payments.example.com/api/v2/summary.json
 """
 
 SECRETS = {
@@ -103,7 +103,7 @@ def test_the_whole_v1_example_loads(tmp_path: Path) -> None:
     }
     assert spec.tls is not None and spec.tls[0].display_name == "public-api"
     assert spec.prometheus is not None and spec.prometheus.rules[0].max == 0.01
-    assert spec.status_pages is not None and spec.status_pages[0].name == "stripe"
+    assert spec.status_pages is not None and spec.status_pages[0].name == "payment-provider"
     assert (
         env.link("http-service-down") == "https://runbooks.example.com/platform#http-service-down"
     )

@@ -125,6 +125,9 @@ class RedisTarget(_Target):
 
 
 class KubernetesSection(_Target):
+    """Where the cluster is (kubeconfig + context, in_cluster, or a snapshot file), which
+    namespaces to check, and the thresholds; see docs/kubernetes.md."""
+
     context: str | None = None
     kubeconfig: str | None = None
     in_cluster: bool = False

@@ -123,7 +123,9 @@ def _redis(env: Environment) -> Iterator[Target]:
 def _namespaces(env: Environment) -> Iterator[Target]:
     section = env.spec.kubernetes
     for namespace in section.namespaces if section else []:
-        values = {"namespace": namespace, "context": section.context or "" if section else ""}
+        values = {"namespace": namespace}
+        if section and section.context:  # else `vars.context`, if any, stays in force
+            values["context"] = section.context
         yield Target("k8s_namespace", env, namespace, section, values=values)
 
 
@@ -131,7 +133,8 @@ def _clusters(env: Environment) -> Iterator[Target]:
     section = env.spec.kubernetes
     if section:
         name = section.context or ("in-cluster" if section.in_cluster else "cluster")
-        yield Target("k8s_cluster", env, name, section, values={"context": section.context or ""})
+        values = {"context": section.context} if section.context else {}
+        yield Target("k8s_cluster", env, name, section, values=values)
 
 
 def _certificates(env: Environment) -> Iterator[Target]:

@@ -12,11 +12,22 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from vigil.sandbox import SCENARIOS
 from vigil.sandbox.http_platform import HttpPlatform
+from vigil.sandbox.kubernetes import KubernetesCluster
 from vigil.sandbox.postgres import PostgresSandbox
+from vigil.sandbox.prometheus import SandboxPrometheus
 from vigil.sandbox.redis import RedisSandbox
+from vigil.sandbox.status_page import StatusPages
+from vigil.sandbox.tls_endpoint import TlsEndpoint
+
+
+class Component(Protocol):
+    def start(self) -> dict[str, str]: ...
+
+    def stop(self) -> None: ...
 
 
 def main() -> None:
@@ -30,15 +41,25 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
-    components = [
+    prometheus = SandboxPrometheus(args.scenario)
+    components: list[Component] = [
+        prometheus,  # first: its ~6 s until the first scrape overlaps the others' start-up
         HttpPlatform(args.scenario),
         PostgresSandbox(args.scenario),
         RedisSandbox(args.scenario),
+        KubernetesCluster(args.scenario),
+        TlsEndpoint(args.scenario),
+        StatusPages(args.scenario),
     ]
+    started: list[Component] = []
     variables: dict[str, str] = {}
     try:
         for component in components:
             variables.update(component.start())
+            started.append(component)
+        # Rules over Prometheus have no data until its first scrapes; a run started right
+        # after the sandbox would see "no data" failures that are not the scenario's.
+        prometheus.wait_until_scraped()
         temporary = args.state.with_suffix(".tmp")
         temporary.touch(mode=0o600)  # it holds the sandbox's own database and Redis passwords
         temporary.write_text(
@@ -50,7 +71,7 @@ def main() -> None:
         print(f"sandbox ready ({args.scenario}): {len(variables)} variables", flush=True)
         stopping.wait()
     finally:
-        for component in reversed(components):
+        for component in reversed(started):
             component.stop()
         args.state.unlink(missing_ok=True)
 

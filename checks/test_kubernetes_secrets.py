@@ -1,0 +1,146 @@
+"""Kubernetes secrets and certificates: what workloads need to start and to serve TLS.
+
+Required secrets and keys exist; keys shared between services hold one value (compared by
+salted digest: no value is ever shown); TLS secrets are not about to expire; cert-manager
+Certificates are Ready. Settings: `kubernetes:` in the environment file. Probe:
+`vigil/probes/kubernetes.py`, the same one look per namespace as `test_kubernetes.py`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vigil.probes.kube_findings import (
+    Finding,
+    days_left,
+    fail_findings,
+    need,
+    readers,
+    shared_keys,
+)
+from vigil.probes.kubernetes import NamespaceObjects
+from vigil.targets import Target
+
+
+@pytest.mark.runbook("secret-missing")
+@pytest.mark.requires("required_secrets")
+def test_required_secrets_present(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+    """Every secret in `required_secrets` (`name`, or `namespace/name` for one namespace only)
+    exists with every listed key (key names only)."""
+    need(k8s_objects, "secrets")
+    held = {s.name: set(s.keys) for s in k8s_objects.secrets}
+    found = []
+    for wanted, keys in k8s_namespace.spec.required_secrets.items():
+        namespace, _, name = wanted.rpartition("/")
+        if namespace and namespace != k8s_objects.namespace:
+            continue
+        found_values = {"secret": name, "deployment": readers(k8s_objects, name)}
+        if name not in held:
+            found.append(Finding(f"secret/{name}", "does not exist", found_values, 2))
+        elif missing := [k for k in keys if k not in held[name]]:
+            detail = f"lacks key {', '.join(missing)} (has {', '.join(sorted(held[name])) or '-'})"
+            found.append(Finding(f"secret/{name}", detail, found_values, 1))
+    fail_findings(k8s_objects, found, "missing or incomplete", "secret")
+
+
+@pytest.mark.runbook("secret-inconsistent")
+def test_shared_secrets_consistent(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+    """A key shared by several secrets (`shared_secret_keys`, or a key required in more than one
+    secret) has the same value in each; compared by salted digest, values are never shown."""
+    keys = shared_keys(k8s_namespace.spec)
+    if not keys:
+        pytest.skip("no shared secret key to compare: set kubernetes.shared_secret_keys")
+    need(k8s_objects, "secrets")
+    found = []
+    for key in keys:
+        groups: dict[str, list[str]] = {}
+        for secret in k8s_objects.secrets:
+            if key in secret.digests:
+                groups.setdefault(secret.digests[key], []).append(secret.name)
+        if len(groups) > 1:
+            ordered = sorted(groups.values(), key=lambda names: (-len(names), names))
+            described = "; ".join(f"value {n + 1} in {', '.join(g)}" for n, g in enumerate(ordered))
+            found.append(
+                Finding(
+                    key,
+                    f"{len(groups)} different values: {described}",
+                    {"secret": ordered[-1][0], "deployment": readers(k8s_objects, ordered[-1][0])},
+                )
+            )
+    fail_findings(k8s_objects, found, "differing between secrets", "key")
+
+
+@pytest.mark.runbook("tls-secret-expiring")
+def test_tls_secrets_not_expiring(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+    """No TLS secret's certificate expires within `warn_days` (default 30) but beyond
+    `critical_days`; an unreadable tls.crt fails here too."""
+    need(k8s_objects, "secrets")
+    warn, critical = k8s_namespace.spec.warn_days, k8s_namespace.spec.critical_days
+    found = []
+    for secret, left in days_left(k8s_objects):
+        if secret.tls and secret.tls.error:
+            found.append(
+                Finding(f"secret/{secret.name}", secret.tls.error, {"secret": secret.name})
+            )
+        elif left is not None and critical <= left < warn:
+            subject = secret.tls.subject if secret.tls else ""
+            detail = f"certificate {subject} expires in {left:.1f} days (warn below {warn:g})"
+            found.append(
+                Finding(
+                    f"secret/{secret.name}",
+                    detail,
+                    {
+                        "secret": secret.name,
+                        "days_left": f"{left:.0f}",
+                        "deployment": readers(k8s_objects, secret.name),
+                    },
+                    -left,
+                )
+            )
+    fail_findings(k8s_objects, found, "holding certificates about to expire", "TLS secret")
+
+
+@pytest.mark.runbook("tls-secret-expiring-soon")
+def test_tls_secrets_not_expiring_soon(
+    k8s_namespace: Target, k8s_objects: NamespaceObjects
+) -> None:
+    """No TLS secret's certificate expires within `critical_days` (default 7) or has expired."""
+    need(k8s_objects, "secrets")
+    critical = k8s_namespace.spec.critical_days
+    found = []
+    for secret, left in days_left(k8s_objects):
+        if left is not None and left < critical and secret.tls:
+            when = f"expires in {left:.1f} days" if left >= 0 else f"expired {-left:.1f} days ago"
+            detail = f"certificate {secret.tls.subject} {when} (critical below {critical:g})"
+            found.append(
+                Finding(
+                    f"secret/{secret.name}",
+                    detail,
+                    {
+                        "secret": secret.name,
+                        "days_left": f"{left:.0f}",
+                        "deployment": readers(k8s_objects, secret.name),
+                    },
+                    -left,
+                )
+            )
+    fail_findings(k8s_objects, found, "holding certificates about to expire", "TLS secret")
+
+
+@pytest.mark.runbook("certificate-not-ready")
+def test_certificates_ready(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+    """Every cert-manager Certificate is Ready (skipped where cert-manager is not installed)."""
+    need(k8s_objects, "certificates")
+    if k8s_objects.certificates is None:
+        pytest.skip("cert-manager is not installed: certificates.cert-manager.io/v1 is not served")
+    found = [
+        Finding(
+            f"certificate/{c.name}",
+            f"Ready={c.ready.status if c.ready else 'missing'}"
+            f" {c.ready.reason + ': ' + c.ready.message if c.ready else ''}".rstrip(),
+            {"certificate": c.name, "secret": c.secret},
+        )
+        for c in k8s_objects.certificates
+        if c.ready is None or c.ready.status != "True"
+    ]
+    fail_findings(k8s_objects, found, "not ready", "certificate")

@@ -1,0 +1,288 @@
+"""Talking to Kubernetes: one `ApiClient` per environment, and bounded, read-only list calls.
+
+`connection(target)` builds (once per environment file) a client from the kubeconfig and
+context, the in-cluster service account, or a snapshot served by the stand-in API, never from
+the client library's global default configuration. `list_all` runs every list call at once,
+each bounded by the timeout, and translates failures: a 403 names the permission to grant, an
+unreachable or silent API becomes one error. Only GET requests are ever sent.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from vigil.probes.kube_snapshot import Snapshot, load_snapshot
+from vigil.probes.kube_standin import KubeStandIn
+from vigil.redact import redact_text
+from vigil.targets import Target
+
+Lister = Callable[[client.ApiClient, str, float], Any]
+
+
+def _core(c: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(c)
+
+
+def _apps(c: client.ApiClient) -> client.AppsV1Api:
+    return client.AppsV1Api(c)
+
+
+_RAW: dict[str, Any] = {"_preload_content": False}
+# resource -> (API group, list call); the group names the RBAC rule a 403 is missing.
+NAMESPACED: dict[str, tuple[str, Lister]] = {
+    "pods": ("", lambda c, ns, t: _core(c).list_namespaced_pod(ns, _request_timeout=t, **_RAW)),
+    "replicasets": (
+        "apps",
+        lambda c, ns, t: _apps(c).list_namespaced_replica_set(ns, _request_timeout=t, **_RAW),
+    ),
+    "deployments": (
+        "apps",
+        lambda c, ns, t: _apps(c).list_namespaced_deployment(ns, _request_timeout=t, **_RAW),
+    ),
+    "statefulsets": (
+        "apps",
+        lambda c, ns, t: _apps(c).list_namespaced_stateful_set(ns, _request_timeout=t, **_RAW),
+    ),
+    "horizontalpodautoscalers": (
+        "autoscaling",
+        lambda c, ns, t: client.AutoscalingV2Api(c).list_namespaced_horizontal_pod_autoscaler(
+            ns, _request_timeout=t, **_RAW
+        ),
+    ),
+    "events": ("", lambda c, ns, t: _core(c).list_namespaced_event(ns, _request_timeout=t, **_RAW)),
+    "services": (
+        "",
+        lambda c, ns, t: _core(c).list_namespaced_service(ns, _request_timeout=t, **_RAW),
+    ),
+    "endpoints": (
+        "",
+        lambda c, ns, t: _core(c).list_namespaced_endpoints(ns, _request_timeout=t, **_RAW),
+    ),
+    "persistentvolumeclaims": (
+        "",
+        lambda c, ns, t: _core(c).list_namespaced_persistent_volume_claim(
+            ns, _request_timeout=t, **_RAW
+        ),
+    ),
+    "secrets": (
+        "",
+        lambda c, ns, t: _core(c).list_namespaced_secret(ns, _request_timeout=t, **_RAW),
+    ),
+    "jobs": (
+        "batch",
+        lambda c, ns, t: client.BatchV1Api(c).list_namespaced_job(ns, _request_timeout=t, **_RAW),
+    ),
+    "certificates": (
+        "cert-manager.io",
+        lambda c, ns, t: client.CustomObjectsApi(c).list_namespaced_custom_object(
+            "cert-manager.io", "v1", ns, "certificates", _request_timeout=t, **_RAW
+        ),
+    ),
+}
+CLUSTER: dict[str, tuple[str, Lister]] = {
+    "nodes": ("", lambda c, _, t: _core(c).list_node(_request_timeout=t, **_RAW)),
+}
+
+
+@dataclass
+class Connection:
+    api: client.ApiClient
+    where: str
+    context: str
+    snapshot: Snapshot | None = None
+    standin: KubeStandIn | None = None
+    directory: tempfile.TemporaryDirectory[str] | None = None
+
+
+_connections: dict[str, Connection | str] = {}
+_lock = threading.Lock()
+
+
+def _resolve(target: Target, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else Path(target.environment.source).parent / path
+
+
+def _client_configuration() -> client.Configuration:
+    configuration = client.Configuration()
+    # No retries: a retried request could outlive the timeout it was given.
+    configuration.retries = False
+    configuration.connection_pool_maxsize = len(NAMESPACED)  # every list at once
+    return configuration
+
+
+def _connect(target: Target) -> Connection | str:
+    section = target.spec
+    configuration = _client_configuration()
+    if section.snapshot:
+        path = _resolve(target, section.snapshot)
+        try:
+            snapshot = load_snapshot(path)
+        except (OSError, ValueError) as exc:
+            return f"cannot read the snapshot {path}: {exc}"
+        standin = KubeStandIn(snapshot.objects)
+        directory = tempfile.TemporaryDirectory(prefix="vigil-snapshot-")
+        written = standin.write_kubeconfig(Path(directory.name) / "kubeconfig", "snapshot")
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=str(written),
+            context="snapshot",
+            persist_config=False,
+            client_configuration=configuration,
+        )
+        return Connection(api, f"snapshot {path}", "", snapshot, standin, directory)
+    if section.in_cluster:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except ConfigException as exc:
+            return f"in_cluster is set but this is not a pod with a service account: {exc}"
+        return Connection(client.ApiClient(configuration), configuration.host, "")
+    kubeconfig = str(_resolve(target, section.kubeconfig)) if section.kubeconfig else None
+    shown = kubeconfig or "the default kubeconfig"
+    try:
+        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig,
+            context=section.context,
+            persist_config=False,
+            client_configuration=configuration,
+        )
+        context = section.context or _current_context(kubeconfig)
+    except (ConfigException, OSError, TypeError, KeyError, ValueError) as exc:
+        where = f" context {section.context!r}" if section.context else ""
+        return f"cannot use {shown}{where}: {redact_text(str(exc))}"
+    return Connection(api, f"{configuration.host} (context {context})", str(context))
+
+
+def _current_context(kubeconfig: str | None) -> str:
+    _, current = config.list_kube_config_contexts(kubeconfig)  # type: ignore[no-untyped-call]
+    return str(current["name"])
+
+
+def connection(target: Target) -> Connection | str:
+    """The environment's client (made on first use), or why there is none."""
+    key = target.environment.source
+    with _lock:
+        if key not in _connections:
+            try:
+                _connections[key] = _connect(target)
+            except Exception as exc:  # a probe reports, it never raises
+                reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+                _connections[key] = f"cannot set up the Kubernetes client: {reason}"
+        return _connections[key]
+
+
+def close() -> None:
+    """Close every client and stop the stand-ins serving snapshots."""
+    with _lock:
+        for link in _connections.values():
+            if isinstance(link, Connection):
+                link.api.close()  # type: ignore[no-untyped-call]
+                if link.standin:
+                    link.standin.close()
+                if link.directory:
+                    link.directory.cleanup()
+        _connections.clear()
+
+
+def list_all(
+    link: Connection,
+    listers: dict[str, tuple[str, Lister]],
+    namespace: str,
+    timeout_s: float,
+) -> tuple[dict[str, list[dict[str, Any]] | None], dict[str, str], str | None]:
+    """Run every list call at once. Returns items by resource (None: not served), the
+    resources that could not be read and why, and an error when the API itself failed."""
+    pool = ThreadPoolExecutor(max_workers=len(listers), thread_name_prefix="vigil-k8s")
+    futures = {
+        name: pool.submit(_fetch, call, link.api, namespace, timeout_s)
+        for name, (_, call) in listers.items()
+    }
+    # Each call's socket waits are bounded by its timeout; this also bounds a body that trickles
+    # in, leaving room for the client's own start-up work on a busy machine.
+    wait(futures.values(), timeout=overall_limit(timeout_s))
+    pool.shutdown(wait=False, cancel_futures=True)
+    items: dict[str, list[dict[str, Any]] | None] = {}
+    unreadable: dict[str, str] = {}
+    scope = f'in namespace "{namespace}"' if namespace else "at cluster scope"
+    for name, future in futures.items():
+        if not future.done():
+            return (
+                {},
+                {},
+                f"the Kubernetes API at {link.where} did not send all {len(listers)} lists"
+                f" within {overall_limit(timeout_s):g} s",
+            )
+        exc = future.exception()
+        if exc is None:
+            items[name] = future.result()
+        elif isinstance(exc, ApiException) and exc.status in (403, 404):
+            group = listers[name][0]
+            if exc.status == 404:
+                items[name] = None
+                if name != "certificates":  # absent unless cert-manager is installed
+                    unreadable[name] = f"{name} ({group or 'core'} API) is not served here"
+            else:
+                unreadable[name] = (
+                    f'forbidden: missing permission to list {name} (API group "{group}") {scope};'
+                    f" grant get/list on {name} (see deploy/rbac.yaml). The API server said:"
+                    f" {_status_message(exc)}"
+                )
+        elif isinstance(exc, ApiException) and exc.status == 401:
+            return {}, {}, f"the Kubernetes API at {link.where} rejected the credentials"
+        elif isinstance(exc, ApiException) and exc.status:
+            unreadable[name] = f"listing {name} failed: HTTP {exc.status} {_status_message(exc)}"
+        else:
+            return {}, {}, _connection_error(exc, link.where, timeout_s)
+    return items, unreadable, None
+
+
+def overall_limit(timeout_s: float) -> float:
+    """The most one look may take, all requests together."""
+    return timeout_s + max(timeout_s, 5.0)
+
+
+def _fetch(call: Lister, api: client.ApiClient, namespace: str, timeout_s: float) -> Any:
+    response = call(api, namespace, timeout_s)
+    body = json.loads(response.data)
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise ValueError("the answer is not a Kubernetes list")
+    return body["items"]
+
+
+def _status_message(exc: ApiException) -> str:
+    try:
+        return redact_text(str(json.loads(exc.body or "")["message"]))
+    except (ValueError, KeyError, TypeError):
+        return redact_text(str(exc.reason or ""))
+
+
+def _connection_error(exc: BaseException, where: str, timeout_s: float) -> str:
+    text = redact_text(str(exc))
+    # NewConnectionError is a ConnectTimeoutError in urllib3 2, so it is asked about first.
+    if isinstance(exc, urllib3.exceptions.NewConnectionError) or "refused" in text.lower():
+        reason = "connection refused" if "refused" in text.lower() else text[:200]
+        return f"cannot connect to the Kubernetes API at {where}: {reason}"
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
+        return f"the Kubernetes API at {where} did not answer within {timeout_s:g} s"
+    if isinstance(exc, ApiException):  # status 0: TLS failures
+        return f"cannot talk to the Kubernetes API at {where}: {redact_text(str(exc.reason))}"
+    if isinstance(exc, ValueError):
+        return f"the Kubernetes API at {where} sent an unreadable answer: {text[:200]}"
+    return f"cannot reach the Kubernetes API at {where}: {type(exc).__name__}: {text[:200]}"
+
+
+def observed_at(link: Connection) -> datetime:
+    """Now, or the moment a snapshot was taken."""
+    return link.snapshot.taken_at if link.snapshot else datetime.now(UTC)
