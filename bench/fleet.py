@@ -189,19 +189,17 @@ def main() -> None:
 
 def _data_targets() -> tuple[dict[str, str], object] | None:
     """A real PostgreSQL and Redis, shared by every environment (started by the sandbox code)."""
-    from vigil.sandbox.postgres import PostgresComponent
-    from vigil.sandbox.redis import RedisComponent
+    from vigil.sandbox.postgres import PostgresSandbox
+    from vigil.sandbox.redis import RedisSandbox
 
-    postgres, redis = PostgresComponent("healthy"), RedisComponent("healthy")
+    postgres, redis = PostgresSandbox("healthy"), RedisSandbox("healthy")
     variables = {**postgres.start(), **redis.start()}
 
     def stop() -> None:
         redis.stop()
         postgres.stop()
 
-    dsn = next(v for k, v in variables.items() if "DSN" in k or k.endswith("PG_URL"))
-    url = next(v for k, v in variables.items() if "REDIS" in k and "URL" in k)
-    return {"dsn": dsn, "redis": url}, stop
+    return {"dsn": variables["SANDBOX_PG_DSN"], "redis": variables["SANDBOX_REDIS_URL"]}, stop
 
 
 if __name__ == "__main__":

@@ -194,3 +194,22 @@ def test_env_arguments_resolve_names_paths_and_all(tmp_path: Path) -> None:
     ]
     with pytest.raises(pytest.UsageError, match="there is no"):
         resolve_environment_paths(["nope"], tmp_path)
+
+
+def test_the_shipped_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parent.parent / "environments" / "production.example.yaml"
+    variables = dict.fromkeys(
+        [
+            "DATABASE_URL",
+            "DATABASE_REPLICA_URL",
+            "REDIS_MONITOR_PASSWORD",
+            "AUTH_HEALTH_TOKEN",
+            "PROMETHEUS_TOKEN",
+        ],
+        "postgresql://u:p@127.0.0.1/d",
+    )
+    env = load_environment(example, variables)
+    spec = env.spec
+    assert env.name == "production"
+    assert spec.http and spec.postgres and spec.redis and spec.kubernetes and spec.tls
+    assert spec.prometheus and spec.status_pages

@@ -15,6 +15,8 @@ from vigil.runbook import load_catalog
 DSNS = {
     "DATABASE_URL": "postgresql://vigil_monitor:s3cret@127.0.0.1:5432/app",
     "DATABASE_REPLICA_URL": "postgresql://vigil_monitor:s3cret@127.0.0.1:5433/app",
+    "REDIS_MONITOR_PASSWORD": "s3cret",
+    "AUTH_HEALTH_TOKEN": "t0ken",
 }
 
 
@@ -30,6 +32,8 @@ def test_example_is_valid_and_names_known_runbook_entries() -> None:
         "suspicious-login-activity",
         "unusual-access-volume",
         "metric-ingestion-lag",
+        "data-breach-suspected",
+        "data-corruption-suspected",
     }
     assert named <= set(catalog)
     assert all(catalog[entry].system == "data" for entry in named)

@@ -11,10 +11,13 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
 from tests.conftest import SuiteRun, write_env
 from tests.pg import (
     DATA_FAULTS,
+    EXAMPLE,
+    INVARIANTS,
     NO_STATS_ROLE,
     Cluster,
     env_text,
@@ -179,3 +182,18 @@ def test_exhaustion_is_critical_and_selected_by_severity(
     assert run.returncode == 1
     assert "36 of 37 connections in use, 97.3% (max 95%" in run.output
     assert "runbook:  database-connection-pool-exhaustion" in run.output
+
+
+def test_example_invariants_run_and_hold_on_the_demo_schema(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path, cluster: Cluster
+) -> None:
+    example = yaml.safe_load(EXAMPLE.read_text())["postgres"][0]["assertions"]
+    invariants = [a for a in example if a["name"] in INVARIANTS]
+    assert len(invariants) == len(INVARIANTS)
+    with fresh_database(cluster, "invariants") as dbname:
+        databases = [{"name": "db", "dsn": cluster.monitor_dsn(dbname), "assertions": invariants}]
+        env = write_env(tmp_path, "inv", env_text(databases))
+        run = run_suite("--env", str(env), "-k", "test_data_assertion")
+    assert run.outcomes() == {
+        f"test_data_assertion[inv/db/{name}]": "passed" for name in INVARIANTS
+    }, run.output[-3000:]

@@ -52,6 +52,7 @@ class HttpService(_Target):
     ca_bundle: str | None = None
     verify: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
+    runbook: str | None = None  # entry for this service being down (default http-service-down)
 
     @field_validator("method")
     @classmethod
@@ -236,6 +237,7 @@ class StatusPage(_Target):
     name: str
     url: str
     components: list[str] | None = None
+    runbook: str | None = None  # entry for this provider's outage (default third-party-outage)
 
     @field_validator("url")
     @classmethod

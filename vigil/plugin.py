@@ -269,7 +269,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         targets = [t for t in targets if _meets(t, *required.args)]
     params = []
     for target in targets:
-        entry_id = target.runbook or marker.args[0]
+        entry_id = target.runbook_for(marker.args[0])
         entry = state.catalog.get(entry_id)
         if entry is None:
             pytest.fail(
@@ -335,7 +335,8 @@ def pytest_collection_modifyitems(
             (callspec.params[k] for k in TARGET_KINDS if callspec and k in callspec.params), None
         )
         if isinstance(target, Target):
-            entry_id = target.runbook or item.get_closest_marker("runbook").args[0]  # type: ignore[union-attr]
+            marker = item.get_closest_marker("runbook")
+            entry_id = target.runbook_for(marker.args[0] if marker else "")
             entry = state.catalog[entry_id]
             if config.getoption("allure_report_dir", None):
                 allure.label(

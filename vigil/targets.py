@@ -16,6 +16,14 @@ from urllib.parse import urlsplit
 from vigil.environment import Environment, PostgresTarget
 from vigil.redact import redact_url
 
+# The entries a target's own `runbook:` may replace: each family's catch-all symptom.
+GENERIC_ENTRIES = {
+    "http-service-down",
+    "third-party-outage",
+    "data-assertion-failed",
+    "prometheus-rule-breached",
+}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -43,10 +51,13 @@ class Target:
         own = getattr(self.spec, "timeout_s", None) or getattr(self.parent, "timeout_s", None)
         return float(own or self.environment.spec.timeout_s)
 
-    @property
-    def runbook(self) -> str | None:
-        """The catalog entry this target names itself (assertions and rules), if any."""
-        return getattr(self.spec, "runbook", None)
+    def runbook_for(self, check_entry: str) -> str:
+        """The entry a check on this target belongs to: the check's own, unless the target
+        names one with `runbook:` and the check's entry is its family's catch-all (an HTTP
+        service down -> authentication-service-down, a provider's outage -> cdn-unavailable,
+        an assertion or rule -> the symptom it measures)."""
+        own = getattr(self.spec, "runbook", None)
+        return str(own) if own and check_entry in GENERIC_ENTRIES else check_entry
 
     def severity_for(self, entry_id: str, default: str) -> str:
         """The severity of a check on this target: an override from the file, else `default`."""
