@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shlex
 import subprocess
 import sys
@@ -154,6 +155,8 @@ def main() -> None:
             base += ["--env", str(path)]
         collect, _, _ = timed([*base, "--collect-only"])
         wall, status, peak_kib = timed(base)
+        results = json.loads((directory / "reports" / "results.json").read_text())
+        failing = [c for c in results["checks"] if c["outcome"] != "passed"]
         floor = args.latency_ms / 1000 + collect
         total = args.envs * args.services
         serial = (
@@ -185,21 +188,26 @@ def main() -> None:
     measured = "" if len(urls) <= args.curl_sample else f" ({args.curl_sample} measured, scaled)"
     print(f"| curl loop, one service after another{measured} | {curl:.2f} |")
     print(f"| peak memory of the pytest process | {peak_kib / 1024:.0f} MiB |")
+    print(f"checks run: {len(results['checks'])}, not passed: {len(failing)}")
+    for check in failing[:5]:
+        print(f"  {check['id']}: {check['outcome']}: {check['message'][:150]}")
 
 
 def _data_targets() -> tuple[dict[str, str], object] | None:
-    """A real PostgreSQL and Redis, shared by every environment (started by the sandbox code)."""
-    from vigil.sandbox.postgres import PostgresSandbox
+    """A real PostgreSQL and Redis, shared by every environment (started by the sandbox code;
+    PostgreSQL with room for one connection per environment)."""
+    from vigil.sandbox.postgres import PostgresServer
     from vigil.sandbox.redis import RedisSandbox
 
-    postgres, redis = PostgresSandbox("healthy"), RedisSandbox("healthy")
-    variables = {**postgres.start(), **redis.start()}
+    postgres, redis = PostgresServer(max_connections=200), RedisSandbox("healthy")
+    postgres.start()
+    variables = redis.start()
 
     def stop() -> None:
         redis.stop()
         postgres.stop()
 
-    return {"dsn": variables["SANDBOX_PG_DSN"], "redis": variables["SANDBOX_REDIS_URL"]}, stop
+    return {"dsn": postgres.admin_dsn("postgres"), "redis": variables["SANDBOX_REDIS_URL"]}, stop
 
 
 if __name__ == "__main__":
