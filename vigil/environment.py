@@ -402,6 +402,10 @@ def _describe(error: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, dict):  # a mapping where a value belongs may hold any secret
+        return f"a mapping with keys {', '.join(map(str, value))}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
     text = redact_text(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 

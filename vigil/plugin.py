@@ -6,6 +6,7 @@ Only wiring lives here. Environment files are read by `vigil.environment`, the c
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -168,6 +169,9 @@ def _is_suite_run(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Client libraries log request URLs at INFO (query tokens included); keep them quiet.
+    for name in ("httpx", "httpcore", "urllib3", "kubernetes"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     state = RunState()
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(Outcomes(state), "vigil-outcomes")

@@ -12,9 +12,13 @@ MASK = "***"
 
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<secret>[^@\s/]*)@")
 _URL_TOKEN_ONLY = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<secret>[^/\s:@]+)@")
+# `password=`, `access_token=`, `X-Api-Key:`, `'password': '...'`: any key ending in a secret
+# word. A quoted value may hold escaped quotes (libpq); an unquoted one runs to the next white
+# space, since libpq values may contain `;`, `&` or `,` (masking a little more is harmless).
 _KEYWORD = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|token|secret|api[_-]?key|sslpassword)\s*[=:]\s*)"
-    r"(?P<secret>'[^']*'|\"[^\"]*\"|[^\s&;,]+)",
+    r"(?P<head>\b(?:[\w.-]*[_.-])?"
+    r"(?:password|passwd|pwd|token|secret|api[_-]?key|sslpassword)['\"]?\s*[=:]\s*)"
+    r"(?P<secret>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s]+)",
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic)\s+)(?P<secret>[A-Za-z0-9._~+/=\-]{8,})")

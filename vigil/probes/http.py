@@ -109,7 +109,10 @@ def fetch(
     except (OSError, ssl.SSLError) as exc:
         return HttpResponse(method, shown, error=f"cannot load CA bundle {ca_bundle}: {exc}")
     try:
-        with client.stream(method, url, headers=headers, timeout=httpx.Timeout(timeout_s)) as resp:
+        request_url, auth = _split_credentials(url)
+        with client.stream(
+            method, request_url, headers=headers, auth=auth, timeout=httpx.Timeout(timeout_s)
+        ) as resp:
             body = bytearray()
             for chunk in resp.iter_bytes():
                 body += chunk
@@ -135,6 +138,16 @@ def fetch(
         json_error=json_error,
         verified=verify,
     )
+
+
+def _split_credentials(url: str) -> tuple[httpx.URL, httpx.BasicAuth | None]:
+    """Credentials in a URL go as Basic auth, not in the URL: the URL is what clients log.
+    Being specific to this URL, they win over an Authorization header set for the service."""
+    parsed = httpx.URL(url)
+    if not (parsed.username or parsed.password):
+        return parsed, None
+    bare = parsed.copy_with(username=None, password=None)
+    return bare, httpx.BasicAuth(parsed.username, parsed.password)
 
 
 def _parse_json(text: str) -> tuple[Any, str | None]:
