@@ -376,10 +376,12 @@ def _severity_order(item: pytest.Item) -> int:
 # --- running -------------------------------------------------------------------------------
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker loop, which takes over the run
 def pytest_runtestloop(session: pytest.Session) -> None:
-    """Start every probe the selected checks need at once (not on xdist workers, which each
-    run a share of the checks and observe on demand)."""
-    if hasattr(session.config, "workerinput") or session.config.option.collectonly:
+    """Start every probe the selected checks need at once. An xdist worker does not know in
+    advance which checks it will be handed, so each worker observes every selected target:
+    the run stays as long as its slowest probe, at the cost of one look per worker."""
+    if session.config.option.collectonly:
         return
     wanted = []
     for item in session.items:

@@ -217,7 +217,13 @@ def observe_components(target: Target) -> ComponentReport:
         return ComponentReport(response, error=response.error)
     if response.json_error:
         return ComponentReport(response, error=f"HTTP {response.status}: {response.json_error}")
-    return parse_components(response)
+    report = parse_components(response)
+    if report.error and not 200 <= (response.status or 0) < 300:
+        # A JSON error body (401, 404...) is not a report: say what the server answered.
+        return ComponentReport(
+            response, error=f"HTTP {response.status} from {response.url}: {response.body_excerpt}"
+        )
+    return report
 
 
 def parse_components(response: HttpResponse) -> ComponentReport:

@@ -269,7 +269,7 @@ def _status_message(exc: ApiException) -> str:
 
 
 def _connection_error(exc: BaseException, where: str, timeout_s: float) -> str:
-    text = redact_text(str(exc))
+    text = " ".join(redact_text(str(exc)).split())  # one line: the cause follows on the next
     # NewConnectionError is a ConnectTimeoutError in urllib3 2, so it is asked about first.
     if isinstance(exc, urllib3.exceptions.NewConnectionError) or "refused" in text.lower():
         reason = "connection refused" if "refused" in text.lower() else text[:200]
@@ -277,7 +277,8 @@ def _connection_error(exc: BaseException, where: str, timeout_s: float) -> str:
     if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
         return f"the Kubernetes API at {where} did not answer within {timeout_s:g} s"
     if isinstance(exc, ApiException):  # status 0: TLS failures
-        return f"cannot talk to the Kubernetes API at {where}: {redact_text(str(exc.reason))}"
+        reason = " ".join(redact_text(str(exc.reason)).split())
+        return f"cannot talk to the Kubernetes API at {where}: {reason}"
     if isinstance(exc, ValueError):
         return f"the Kubernetes API at {where} sent an unreadable answer: {text[:200]}"
     return f"cannot reach the Kubernetes API at {where}: {type(exc).__name__}: {text[:200]}"

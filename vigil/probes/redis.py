@@ -388,7 +388,10 @@ def explain(
             f"{where} closed the connection without a Redis answer (not a Redis server,"
             " or a TLS port reached without rediss://)"
         )
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+    if any(
+        s in lowered
+        for s in ("name or service not known", "nodename nor servname", "name resolution")
+    ):
         return "other", f"cannot resolve the host of {where}: {text}"
     return "other", f"cannot talk to {where}: {type(exc).__name__}: {text}"
 
