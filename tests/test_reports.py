@@ -275,3 +275,34 @@ def test_allure_results_carry_runbook_and_render_with_allure_3(
     assert "https://runbooks.example.com/platform#http-service-down" in rendered
     assert "What to do:" in rendered
     assert SECRET not in rendered and URL_SECRET not in rendered
+
+
+def test_tls_verification_opt_out_is_visible_in_the_reports(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path, http_server: Callable[..., HttpServer]
+) -> None:
+    import ssl
+
+    import trustme
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    server = http_server({"/health": Endpoint(200, {"status": "ok"})}, context)
+    env = write_env(
+        tmp_path,
+        "optout",
+        f"""
+http:
+  services:
+    - name: insecure
+      url: {server.url("/health")}
+      verify: false
+""",
+    )
+    run = run_suite("--env", str(env))
+    assert run.returncode == 0, run.output
+    check = _results(run)["checks"][0]
+    assert check["outcome"] == "passed"
+    assert check["notes"] == ["TLS verification is off for this service"]
+    note = "optout / insecure: TLS verification is off for this service"
+    assert note in (run.report_dir / "readiness.md").read_text()
+    assert note in (run.report_dir / "readiness.html").read_text()

@@ -22,6 +22,7 @@ from vigil import sandbox
 from vigil.environment import load_environment
 from vigil.errors import ConfigError, VigilError
 from vigil.prometheus_presets import PRESETS
+from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
 
 ROOT = DEFAULT_CATALOG.parent.parent
@@ -171,7 +172,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             f" {state.get('scenario')}, pid {state.get('pid')}"
         )
         for name, value in sorted(variables.items()):
-            print(f"  {name}={value}")
+            print(f"  {name}={redact_url(value)}")
     elif args.action == "down":
         print("sandbox stopped" if sandbox.stop(ROOT) else "no sandbox was running")
     else:

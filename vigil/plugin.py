@@ -421,6 +421,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     link = target.environment.link(entry.id)
     if link:
         item.user_properties.append(("runbook_url", link))
+    item.user_properties += [("note", note) for note in target.notes]
 
 
 @pytest.hookimpl(wrapper=True)

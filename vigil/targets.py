@@ -36,6 +36,7 @@ class Target:
     parent: Any = None  # e.g. the database an SQL assertion runs on
     values: dict[str, str] = field(default_factory=dict, compare=False)
     defaults: dict[str, str] = field(default_factory=dict, compare=False)  # below the file's vars
+    notes: tuple[str, ...] = ()  # shown in every report of the target's checks, passing or not
 
     @property
     def id(self) -> str:
@@ -94,6 +95,7 @@ def _http(env: Environment) -> Iterator[Target]:
                 "service": service.name,
             },
             defaults={"deployment": service.name},
+            notes=() if service.verify else ("TLS verification is off for this service",),
         )
 
 
@@ -128,7 +130,9 @@ def _redis(env: Environment) -> Iterator[Target]:
             "host": parts.hostname or "",
             "port": str(parts.port or 6379),
         }
-        yield Target("redis_server", env, server.name, server, values=values)
+        insecure = "ssl_cert_reqs=none" in server.url.lower()
+        notes = ("TLS verification is off (ssl_cert_reqs=none)",) if insecure else ()
+        yield Target("redis_server", env, server.name, server, values=values, notes=notes)
 
 
 def _namespaces(env: Environment) -> Iterator[Target]:

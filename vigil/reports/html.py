@@ -43,6 +43,7 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
         f"<div class='meta'>Started {escape(run.started_at)}, took {run.duration_s:g} s,"
         f" exit status {run.exit_status}. {_filters(run)}</div>",
         _verdicts(run),
+        _notes(run),
         f"<h2 id='failures'>Failures ({len(failures)})</h2>"
         if failures
         else "<h2>No failures</h2>",
@@ -66,6 +67,12 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
     parts.append(_trend(history))
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _notes(run: RunResults) -> str:
+    noted = sorted({(c.environment, c.target, n) for c in run.checks for n in c.notes})
+    items = "".join(f"<li>{escape(e)} / {escape(t)}: {escape(n)}</li>" for e, t, n in noted)
+    return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if noted else ""
 
 
 def _verdicts(run: RunResults) -> str:

@@ -23,6 +23,9 @@ def render_markdown(run: RunResults) -> str:
             f"| {env.name} | {verdict} | {severities} | {env.counts['passed']}"
             f" | {env.counts['failed']} | {env.counts['error']} |"
         )
+    noted = sorted({(c.environment, c.target, n) for c in run.checks for n in c.notes})
+    if noted:
+        lines += ["", "Notes:", ""] + [f"- {env} / {target}: {note}" for env, target, note in noted]
     failures = run.failures()
     lines += ["", f"## Failures ({len(failures)})" if failures else "## No failures", ""]
     for result in failures:

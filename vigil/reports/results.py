@@ -11,7 +11,7 @@ order, so the reports of `-n 0` and `-n 4` runs of the same checks are identical
                        "failed_by_severity": {"sev1": n, ...}}],
      "checks": [{"id", "check", "environment", "target", "outcome", "severity", "system",
                  "runbook", "runbook_title", "runbook_url", "message", "remediation",
-                 "evidence", "evaluated", "duration_s"}]}
+                 "evidence", "evaluated", "duration_s", "notes"}]}
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class CheckResult:
     evidence: list[str] = field(default_factory=list)
     evaluated: bool = True
     duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. TLS verification turned off
 
     @property
     def failing(self) -> bool:
@@ -108,6 +109,8 @@ class ResultCollector:
         for key in ("severity", "system", "runbook", "runbook_title", "runbook_url"):
             if key in props:
                 setattr(result, key, str(props[key]))
+        notes = [str(value) for name, value in report.user_properties if name == "note"]
+        result.notes = list(dict.fromkeys([*result.notes, *notes]))
         result.duration_s = round(result.duration_s + report.duration, 3)
         outcome = _outcome(report)
         if _OUTCOME_ORDER[outcome] < _OUTCOME_ORDER[result.outcome]:
