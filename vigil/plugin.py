@@ -234,6 +234,21 @@ def pytest_configure(config: pytest.Config) -> None:
 VARIABLES_KEY = pytest.StashKey[dict[str, str]]()
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say, before anything runs, what is being checked and where the sandbox came from."""
+    state = config.stash.get(STATE_KEY, None)
+    if state is None or not state.suite_run:
+        return []
+    names = ", ".join(e.name for e in state.environments) or "none"
+    lines = [f"vigil: environments: {names}"]
+    if VARIABLES_KEY in config.stash:
+        how = "started for this run" if state.sandbox_started else "already running, left running"
+        lines.append(f"vigil: sandbox {how}")
+    if state.deadline_at:
+        lines.append(f"vigil: deadline {config.getoption('deadline'):g} s")
+    return lines
+
+
 class XdistHooks:
     """Hooks that exist only when pytest-xdist is installed and enabled."""
 
