@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import ROOT, SuiteRun
+from tests.conftest import SuiteRun
 from vigil import sandbox
 
 # What the incident scenario breaks, and nothing else.
@@ -20,16 +20,19 @@ INCIDENT_FAILURES = {
 
 
 def test_default_run_uses_the_sandbox_and_stops_what_it_started(
-    run_suite: Callable[..., SuiteRun],
+    run_suite: Callable[..., SuiteRun], tmp_path: Path
 ) -> None:
-    assert sandbox.read_state(ROOT) is None, "stop the running sandbox first: vigil sandbox down"
-    healthy = run_suite()
+    # Only the sandbox's state directory is moved (a developer's own sandbox may be running in
+    # the project); the run is otherwise exactly `pytest checks` with no options.
+    home = tmp_path / "home"
+    home.mkdir()
+    healthy = run_suite("--sandbox-home", str(home))
     assert healthy.returncode == 0, healthy.output
     assert "sandbox" in healthy.output and "READY" in healthy.output
     assert all(name.endswith("]") and "[sandbox/" in name for name in healthy.outcomes())
-    assert sandbox.read_state(ROOT) is None
+    assert sandbox.read_state(home) is None
 
-    incident = run_suite("--sandbox-scenario", "incident")
+    incident = run_suite("--sandbox-home", str(home), "--sandbox-scenario", "incident")
     assert incident.returncode == 1
     http_failures = {
         n
@@ -39,7 +42,7 @@ def test_default_run_uses_the_sandbox_and_stops_what_it_started(
     }
     assert http_failures == INCIDENT_FAILURES
     assert "what to do:" in incident.output
-    assert sandbox.read_state(ROOT) is None
+    assert sandbox.read_state(home) is None
 
 
 def test_a_running_sandbox_is_reused_and_left_running(

@@ -125,6 +125,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="push per-environment readiness metrics to this Prometheus Pushgateway",
     )
     group.addoption(
+        "--sandbox-home",
+        default=None,
+        metavar="DIR",
+        help="where the sandbox keeps its state, DIR/.vigil/ (default: the project root)",
+    )
+    group.addoption(
         "--sandbox-scenario",
         choices=sandbox.SCENARIOS,
         default=None,
@@ -207,7 +213,7 @@ def pytest_configure(config: pytest.Config) -> None:
     elif any(p == directory / "sandbox.yaml" for p in paths):
         try:
             sandbox_vars, state.sandbox_started = sandbox.ensure(
-                config.rootpath, config.getoption("sandbox_scenario")
+                _sandbox_home(config), config.getoption("sandbox_scenario")
             )
         except VigilError as exc:
             raise pytest.UsageError(f"sandbox: {exc}") from None
@@ -264,7 +270,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     fixtures.close_probes()
     state = config.stash.get(STATE_KEY, None)
     if state and state.sandbox_started:
-        sandbox.stop(config.rootpath)
+        sandbox.stop(_sandbox_home(config))
+
+
+def _sandbox_home(config: pytest.Config) -> Path:
+    return Path(config.getoption("sandbox_home") or config.rootpath)
 
 
 # --- collection ----------------------------------------------------------------------------
