@@ -65,7 +65,7 @@ def test_ping(redis_server: Target, redis_status: RedisStatus) -> None:
 
 @pytest.mark.runbook("redis-high-latency")
 @pytest.mark.requires("max_latency_ms")
-def test_latency(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_ping_latency(redis_server: Target, redis_status: RedisStatus) -> None:
     """The median PING round trip over several pings stays within `max_latency_ms`."""
     limit = redis_server.spec.max_latency_ms
     require(redis_status, f"no latency to measure (max {limit:g} ms)")

@@ -46,3 +46,18 @@ def test_bad_fail_on_value(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("checks", "--env", "one", "--fail-on", "sev5")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--fail-on 'sev5': use one of sev1, sev2, sev3, sev4*"])
+
+
+def test_check_names_are_unique_across_modules() -> None:
+    """Result ids are `check[environment/target]`: two modules with one name would collide."""
+    import ast
+    from collections import Counter
+    from pathlib import Path
+
+    names = Counter(
+        node.name
+        for module in (Path(__file__).resolve().parent.parent / "checks").glob("test_*.py")
+        for node in ast.parse(module.read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    )
+    assert [name for name, count in names.items() if count > 1] == []

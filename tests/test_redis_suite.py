@@ -148,20 +148,25 @@ EXPECTED_FAILURES = {
     ("test_no_rejected_connections", "crowded"),
     ("test_client_connections", "crowded"),
     ("test_replication", "orphan"),
-    ("test_latency", "slow"),
+    ("test_ping_latency", "slow"),
     *((check, name) for check in CHECKS for name in UNREACHABLE),
 }
 
 
 def _collected(name: str) -> set[str]:
     extra = {
-        "healthy": {"test_replication", "test_latency", "test_key_count", "test_queue_lengths"},
+        "healthy": {
+            "test_replication",
+            "test_ping_latency",
+            "test_key_count",
+            "test_queue_lengths",
+        },
         "backlog": {"test_queue_lengths"},
         "empty": {"test_key_count"},
         "cold": {"test_cache_hit_ratio"},
         "replica": {"test_replication"},
         "orphan": {"test_replication"},
-        "slow": {"test_latency"},
+        "slow": {"test_ping_latency"},
     }
     return set(CHECKS) | extra.get(name, set())
 

@@ -85,7 +85,7 @@ def test_reports_list_exactly_the_failures(
     for check in failing.values():
         assert check["runbook_url"] == f"https://runbooks.example.com/platform#{check['runbook']}"
         assert check["remediation"] and check["message"]
-    assert failing["test_health_endpoint[known/refused]"]["evaluated"] is False
+    assert failing["test_health_endpoint[known/refused]"]["evaluated"] is True  # the symptom
     assert data["environments"] == [
         {
             "name": "known",

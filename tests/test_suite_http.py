@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -180,3 +181,86 @@ def test_broken_file_does_not_hide_other_environments(
     assert run.outcome("environment[bad]") == "failed"
     assert "timeout_s: environment variable NOT_SET_ANYWHERE is not set" in run.output
     assert "Traceback" not in run.output
+
+
+def test_unknown_entry_in_a_file_is_that_environments_problem(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path, http_server: Callable[..., HttpServer]
+) -> None:
+    server = http_server({"/health": Endpoint(200, {"status": "ok"})})
+    url = server.url("/health")
+    good = write_env(tmp_path, "good", f"http:\n  services:\n    - name: api\n      url: {url}\n")
+    typo = write_env(
+        tmp_path,
+        "typo",
+        f"""
+http:
+  services:
+    - name: api
+      url: {url}
+      runbook: authentication-servce-down
+      severity: {{http-high-latncy: sev4}}
+""",
+    )
+    run = run_suite("--env", str(good), "--env", str(typo))
+    assert run.outcomes() == {
+        "test_health_endpoint[good/api]": "passed",
+        "environment[typo]": "failed",
+    }, run.output
+    assert "runbook: no entry 'authentication-servce-down' in the catalog" in run.output
+    assert "severity: no entry 'http-high-latncy' in the catalog" in run.output
+
+
+def test_a_broken_file_is_reported_whatever_was_selected(
+    run_suite: Callable[..., SuiteRun], mixed_env: Path, tmp_path: Path
+) -> None:
+    broken = write_env(tmp_path, "broken", "timeout_s: -1\n")
+    run = run_suite(
+        "--env",
+        str(mixed_env),
+        "--env",
+        str(broken),
+        "-m",
+        "sev3",
+        "-k",
+        "degraded",
+        "--fail-on",
+        "sev2",
+    )
+    assert run.outcome("environment[broken]") == "failed"
+    assert run.returncode == 1  # a file that cannot be read blocks the gate
+    results = json.loads((run.report_dir / "results.json").read_text())
+    assert "environment[broken]" in {c["id"] for c in results["checks"]}
+    alone = run_suite("--env", str(broken))
+    assert alone.returncode == 1 and alone.outcomes() == {"environment[broken]": "failed"}
+    assert "NOT READY" in (alone.report_dir / "readiness.md").read_text()
+
+
+def test_collect_only_and_empty_selections_prove_nothing(
+    run_suite: Callable[..., SuiteRun], mixed_env: Path
+) -> None:
+    listed = run_suite("--env", str(mixed_env), "--collect-only", "-q")
+    assert listed.returncode == 0 and not listed.report_dir.exists()
+    nothing = run_suite("--env", str(mixed_env), "-m", "sev4")
+    assert nothing.returncode == 5
+    results = json.loads((nothing.report_dir / "results.json").read_text())
+    assert results["environments"][0]["ready"] is False
+    assert "NOT CHECKED" in (nothing.report_dir / "readiness.md").read_text()
+
+
+def test_system_markers_follow_the_probe_family_too(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    env = write_env(
+        tmp_path,
+        "fam",
+        """
+prometheus:
+  url: http://127.0.0.1:9
+  rules:
+    - {name: pod-memory, query: 'max(x)', max: 0.9, runbook: pod-memory-high}
+""",
+    )
+    by_family = run_suite("--env", str(env), "--collect-only", "-q", "-m", "prometheus")
+    by_entry = run_suite("--env", str(env), "--collect-only", "-q", "-m", "kubernetes")
+    for run in (by_family, by_entry):
+        assert "test_prometheus_rule[fam/pod-memory]" in run.output, run.output

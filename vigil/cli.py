@@ -16,17 +16,25 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 import yaml
 
 from vigil import sandbox
 from vigil.environment import load_environment
 from vigil.errors import ConfigError, VigilError
+from vigil.plugin import resolve_environment_paths
 from vigil.prometheus_presets import PRESETS
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
+from vigil.targets import unknown_entries
 
-ROOT = DEFAULT_CATALOG.parent.parent
-CHECKS = DEFAULT_CATALOG.parent
+# The project: the working directory when it holds the suite (an installed package, as in the
+# container image), else the checkout this package lives in.
+ROOT = (
+    Path.cwd() if (Path.cwd() / "checks" / "runbook.yaml").exists() else DEFAULT_CATALOG.parents[1]
+)
+CHECKS = ROOT / "checks"
+CATALOG = CHECKS / "runbook.yaml"
 ENVIRONMENTS = ROOT / "environments"
 
 
@@ -85,7 +93,7 @@ def named_in_environments(paths: list[Path]) -> dict[str, list[str]]:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = load_catalog(CATALOG)
     covered = checks_by_entry()
     for preset, (_, entry_id, _) in PRESETS.items():
         covered[entry_id].append(f"prometheus preset {preset}")
@@ -125,7 +133,7 @@ def entry_markdown(entry: RunbookEntry) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    entry = load_catalog().get(args.id)
+    entry = load_catalog(CATALOG).get(args.id)
     if entry is None:
         print(f"vigil: no runbook entry {args.id!r}", file=sys.stderr)
         return 2
@@ -134,7 +142,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_markdown(args: argparse.Namespace) -> int:
-    catalog = load_catalog()
+    catalog = load_catalog(CATALOG)
     print("# Runbook catalog\n")
     print(
         "Generated from `checks/runbook.yaml` by `vigil runbook markdown`. Placeholders in braces"
@@ -146,14 +154,25 @@ def cmd_markdown(args: argparse.Namespace) -> int:
 
 
 def cmd_env_check(args: argparse.Namespace) -> int:
+    """Validate files as a run would (`--env` rules, variables, catalog entries)."""
     status = 0
     running = sandbox.read_state(ROOT)
     variables = {**os.environ, **(running["variables"] if running else {})}
-    for path in _environment_paths(args.names):
-        if path.name.endswith(".example.yaml") and not args.names:
+    try:
+        paths = resolve_environment_paths(args.names or ["all"], ENVIRONMENTS)
+    except pytest.UsageError as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+    catalog = load_catalog(CATALOG)
+    for path in paths:
+        if path == ENVIRONMENTS / "sandbox.yaml" and not running:
+            print(f"{path}: skipped (its variables come from the sandbox: vigil sandbox up)")
             continue
         try:
             environment = load_environment(path, variables)
+            unknown = unknown_entries(environment, catalog)
+            if unknown:
+                raise ConfigError(str(path), unknown)
         except ConfigError as exc:
             for problem in exc.problems:
                 print(f"{path}: {problem}")
@@ -209,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         dest="action", required=True
     )
     check = env.add_parser("check", help="validate environment files")
-    check.add_argument("names", nargs="*", help="NAME or PATH.yaml (default: every file)")
+    check.add_argument(
+        "names", nargs="*", help="NAME, PATH.yaml or all, as --env takes them (default: all)"
+    )
     check.set_defaults(run=cmd_env_check)
     box = commands.add_parser("sandbox", help="the local sandbox")
     box.add_argument("action", choices=["up", "down", "status"])

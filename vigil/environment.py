@@ -100,6 +100,15 @@ class PostgresTarget(_Target):
     max_mean_statement_ms: float | None = Field(default=None, gt=0)
     assertions: list[SqlAssertion] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> PostgresTarget:
+        if self.critical_connection_usage < self.max_connection_usage:
+            raise ValueError(
+                f"critical_connection_usage ({self.critical_connection_usage:g}) is below"
+                f" max_connection_usage ({self.max_connection_usage:g})"
+            )
+        return self
+
 
 class RedisTarget(_Target):
     name: str
@@ -150,6 +159,10 @@ class KubernetesSection(_Target):
             raise ValueError(f"in_cluster cannot be combined with {', '.join(sources)}")
         if self.snapshot and (self.context or self.kubeconfig):
             raise ValueError("snapshot cannot be combined with context or kubeconfig")
+        if self.critical_days > self.warn_days:
+            raise ValueError(
+                f"critical_days ({self.critical_days:g}) is above warn_days ({self.warn_days:g})"
+            )
         return self
 
 
@@ -273,7 +286,8 @@ class EnvironmentSpec(_Model):
     @classmethod
     def _vars_as_text(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: v if isinstance(v, str) else str(v) for k, v in value.items()}
+            # `key:` with no value is empty, not the text "None"
+            return {k: "" if v is None else str(v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")

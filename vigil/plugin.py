@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest._code.code import ExceptionRepr
+from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
 
 from vigil import fixtures, sandbox
 from vigil.environment import Environment, load_environment
@@ -22,15 +22,22 @@ from vigil.errors import CatalogError, ConfigError, VigilError
 from vigil.expect import CheckFailed, NotEvaluated
 from vigil.fixtures import OBSERVATIONS_KEY, OBSERVERS, observer
 from vigil.observe import Observations
-from vigil.redact import redact_url
+from vigil.redact import redact_text, redact_url
 from vigil.reports import allure
 from vigil.reports.history import append_history
 from vigil.reports.html import render_html
 from vigil.reports.markdown import render_markdown
 from vigil.reports.push import push_metrics
 from vigil.reports.results import ResultCollector, RunResults
-from vigil.runbook import SEVERITIES, RunbookEntry, load_catalog, render, severity_rank
-from vigil.targets import TARGET_KINDS, Target, targets_for
+from vigil.runbook import (
+    DEFAULT_CATALOG,
+    SEVERITIES,
+    RunbookEntry,
+    load_catalog,
+    render,
+    severity_rank,
+)
+from vigil.targets import KIND_SYSTEM, TARGET_KINDS, Target, targets_for, unknown_entries
 
 
 @dataclass
@@ -181,6 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = RunState()
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(Outcomes(state), "vigil-outcomes")
+    config.pluginmanager.register(ProblemItems(state), "vigil-problem-items")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "vigil-xdist")
     if not config.pluginmanager.is_registered(fixtures):
@@ -201,8 +209,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         state.collector = ResultCollector()
         config.pluginmanager.register(state.collector, "vigil-results")
+    catalog = config.rootpath / "checks" / "runbook.yaml"
     try:
-        state.catalog = load_catalog()
+        state.catalog = load_catalog(catalog if catalog.exists() else DEFAULT_CATALOG)
     except CatalogError as exc:
         raise pytest.UsageError(str(exc)) from None
     directory = config.rootpath / "environments"
@@ -226,6 +235,10 @@ def pytest_configure(config: pytest.Config) -> None:
         except ConfigError as exc:
             state.problems.append(exc)
             continue
+        unknown = unknown_entries(environment, state.catalog)
+        if unknown:
+            state.problems.append(ConfigError(str(path), unknown))
+            continue
         if environment.name in names:
             raise pytest.UsageError(
                 f"{path}: environment name {environment.name!r} is also used by"
@@ -233,8 +246,6 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         names[environment.name] = str(path)
         state.environments.append(environment)
-    if state.problems and not state.environments:
-        raise pytest.UsageError("\n".join(str(p) for p in state.problems))
 
 
 VARIABLES_KEY = pytest.StashKey[dict[str, str]]()
@@ -296,25 +307,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     targets = targets_for(kind, state.environments)
     for required in metafunc.definition.iter_markers("requires"):
         targets = [t for t in targets if _meets(t, *required.args)]
+    if marker.args[0] not in state.catalog:
+        pytest.fail(
+            f"{metafunc.definition.nodeid}: unknown runbook entry {marker.args[0]!r}"
+            " (not in checks/runbook.yaml)",
+            pytrace=False,
+        )
     params = []
     for target in targets:
-        entry_id = target.runbook_for(marker.args[0])
-        entry = state.catalog.get(entry_id)
-        if entry is None:
-            pytest.fail(
-                f"{metafunc.definition.nodeid} [{target.id}]: unknown runbook entry"
-                f" {entry_id!r} (not in checks/runbook.yaml)",
-                pytrace=False,
-            )
-        severity = target.severity_for(entry.id, entry.severity)
-        system = "data" if kind == "sql_assertion" else entry.system
-        marks = [getattr(pytest.mark, severity), getattr(pytest.mark, system)]
-        if system == "data":
-            marks.append(
-                pytest.mark.postgres if kind == "sql_assertion" else pytest.mark.prometheus
-            )
+        info = check_info(target, marker.args[0], state.catalog)
+        # The entry's system and the probe's family: a Prometheus rule about pod memory is
+        # selected by -m prometheus as well as -m kubernetes.
+        names = dict.fromkeys([info.severity, info.entry.system, KIND_SYSTEM[target.kind]])
+        marks = [getattr(pytest.mark, name) for name in names]
         params.append(pytest.param(target, marks=marks, id=target.id))
     metafunc.parametrize(kind, params)
+
+
+def check_info(target: Target, check_entry: str, catalog: dict[str, RunbookEntry]) -> CheckInfo:
+    """The entry and severity of one check on one target (the file was checked against the
+    catalog when it was loaded, so the entry exists)."""
+    entry = catalog[target.runbook_for(check_entry)]
+    return CheckInfo(entry, target.severity_for(entry.id, entry.severity), target)
 
 
 def _meets(target: Target, setting: str, *value: object) -> bool:
@@ -324,23 +338,11 @@ def _meets(target: Target, setting: str, *value: object) -> bool:
 
 
 class EnvironmentProblem(pytest.Item):
-    """Stands for an environment file that could not be loaded, so reports show it."""
+    """Stands for an environment file that could not be loaded, so every report shows it."""
 
     def __init__(self, *, problem: ConfigError, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.problem = problem
-        for mark in (
-            *SEVERITIES[:1],
-            "http",
-            "kubernetes",
-            "postgres",
-            "redis",
-            "tls",
-            "prometheus",
-            "dependencies",
-            "data",
-        ):
-            self.add_marker(mark)
 
     def runtest(self) -> None:
         raise self.problem
@@ -365,32 +367,45 @@ def pytest_collection_modifyitems(
         )
         if isinstance(target, Target):
             marker = item.get_closest_marker("runbook")
-            entry_id = target.runbook_for(marker.args[0] if marker else "")
-            entry = state.catalog[entry_id]
+            info = check_info(target, marker.args[0] if marker else "", state.catalog)
             if config.getoption("allure_report_dir", None):
                 allure.label(
                     item,
                     environment=target.environment.name,
-                    system=entry.system,
-                    runbook=entry.id,
-                    severity=target.severity_for(entry.id, entry.severity),
-                    link=target.environment.link(entry.id),
+                    system=info.entry.system,
+                    runbook=info.entry.id,
+                    severity=info.severity,
+                    link=target.environment.link(info.entry.id),
                 )
-            item.stash[CHECK_KEY] = CheckInfo(
-                entry, target.severity_for(entry.id, entry.severity), target
-            )
+            item.stash[CHECK_KEY] = info
             kept.append(item)
         elif callspec is not None and any(k in callspec.params for k in TARGET_KINDS):
             dropped.append(item)  # a check with no targets in the selected environments
         else:
             kept.append(item)
-    for problem in state.problems:
-        name = f"environment[{Path(problem.source).stem}]"
-        kept.append(EnvironmentProblem.from_parent(session, name=name, problem=problem))
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     # Most severe first: in an incident the first failures on screen are the ones that matter.
     items[:] = sorted(kept, key=_severity_order)
+
+
+class ProblemItems:
+    """Adds the broken environment files after -m and -k have selected, so whatever was
+    selected they are reported, first."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, items: list[pytest.Item]
+    ) -> None:
+        items[:0] = [
+            EnvironmentProblem.from_parent(
+                session, name=f"environment[{Path(p.source).stem}]", problem=p
+            )
+            for p in self.state.problems
+        ]
 
 
 def _severity_order(item: pytest.Item) -> int:
@@ -456,11 +471,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     info = item.stash.get(CHECK_KEY, None)
     if info is None or not report.failed or call.excinfo is None:
         return report
+    _mask(report.longrepr)
     values = info.target.template_values()
     evidence: list[str] = []
     if isinstance(call.excinfo.value, CheckFailed):
-        values.update(call.excinfo.value.values)
-        evidence = call.excinfo.value.evidence
+        values.update({k: redact_text(v) for k, v in call.excinfo.value.values.items()})
+        evidence = [redact_text(line) for line in call.excinfo.value.evidence]
     remediation = [render(step, values) for step in info.entry.remediation]
     diagnosis = [render(step, values) for step in info.entry.diagnosis]
     extra = [("remediation", "\n".join(remediation))]
@@ -479,6 +495,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if evidence:
             longrepr.addsection("evidence", "\n".join(evidence))
     return report
+
+
+def _mask(longrepr: object) -> None:
+    """Last line of defence: no failure text leaves with a URL password or a `password=`
+    value in it, whatever a probe or a library put in an exception message."""
+    if not isinstance(longrepr, ExceptionChainRepr):
+        return
+    for reprtraceback, reprcrash, _ in longrepr.chain:
+        if reprcrash is not None:
+            object.__setattr__(reprcrash, "message", redact_text(reprcrash.message))
+        for entry in reprtraceback.reprentries:
+            if hasattr(entry, "lines"):
+                object.__setattr__(entry, "lines", [redact_text(line) for line in entry.lines])
+    if longrepr.reprcrash is not None:
+        object.__setattr__(longrepr.reprcrash, "message", redact_text(longrepr.reprcrash.message))
 
 
 def runbook_text(info: CheckInfo, remediation: list[str], diagnosis: list[str]) -> str:
@@ -530,8 +561,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         ]
         if not blocking and not _collection_failed(session):
             session.exitstatus = pytest.ExitCode.OK
-    if state.collector is None:
-        return
+    if state.collector is None or config.option.collectonly:
+        return  # nothing was checked: the last reports and metrics stay as they were
     filters = {
         "environments": ", ".join(e.name for e in state.environments),
         "markers": config.option.markexpr or "",
@@ -581,7 +612,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.section("vigil readiness", sep="=")
     for environment in state.run.environments:
-        verdict = "READY" if environment.ready else "NOT READY"
+        verdict = environment.verdict
         counts = environment.failed_by_severity
         detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
         errors = environment.counts["failed"] + environment.counts["error"] - sum(counts.values())

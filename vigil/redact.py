@@ -10,7 +10,8 @@ import re
 
 MASK = "***"
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<secret>[^@\s/]*)@")
+# The password runs to the LAST `@` before the path, as URL parsers read it (`p@ss@host`).
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<secret>[^\s/]*)@")
 _URL_TOKEN_ONLY = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<secret>[^/\s:@]+)@")
 # `password=`, `access_token=`, `X-Api-Key:`, `'password': '...'`: any key ending in a secret
 # word. A quoted value may hold escaped quotes (libpq); an unquoted one runs to the next white

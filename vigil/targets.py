@@ -8,7 +8,8 @@ its remediation templates can use, and its severity overrides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -111,7 +112,25 @@ def _database_values(database: PostgresTarget) -> dict[str, str]:
 
 def _postgres(env: Environment) -> Iterator[Target]:
     for database in env.spec.postgres or []:
-        yield Target("database", env, database.name, database, values=_database_values(database))
+        values = _database_values(database)
+        yield Target(
+            "database",
+            env,
+            database.name,
+            database,
+            values=values,
+            notes=_sslmode_note(database.dsn),
+        )
+
+
+def _sslmode_note(dsn: str) -> tuple[str, ...]:
+    """libpq checks the server's certificate only with sslmode verify-ca or verify-full."""
+    found = re.search(r"sslmode\s*=\s*([\w-]+)", dsn)
+    mode = found.group(1) if found else "prefer"
+    if mode in ("verify-ca", "verify-full"):
+        return ()
+    default = "" if found else ", libpq's default"
+    return (f"the database's TLS certificate is not verified (sslmode={mode}{default})",)
 
 
 def _sql_assertions(env: Environment) -> Iterator[Target]:
@@ -202,3 +221,46 @@ TARGET_KINDS: dict[str, Callable[[Environment], Iterable[Target]]] = {
 def targets_for(kind: str, environments: Iterable[Environment]) -> list[Target]:
     """Every target of one kind across the environments, in file order."""
     return [target for env in environments for target in TARGET_KINDS[kind](env)]
+
+
+# The system marker of each kind of target: the family of the probe that looks at it.
+KIND_SYSTEM = {
+    "http_service": "http",
+    "database": "postgres",
+    "sql_assertion": "postgres",
+    "redis_server": "redis",
+    "k8s_namespace": "kubernetes",
+    "k8s_cluster": "kubernetes",
+    "certificate": "tls",
+    "prometheus_server": "prometheus",
+    "prometheus_rule": "prometheus",
+    "status_page": "dependencies",
+}
+
+SECTION_OF_KIND = {
+    "http_service": "http.services",
+    "database": "postgres",
+    "sql_assertion": "postgres.assertions",
+    "redis_server": "redis",
+    "k8s_cluster": "kubernetes",
+    "certificate": "tls",
+    "prometheus_rule": "prometheus.rules/presets",
+    "status_page": "status_pages",
+}
+
+
+def unknown_entries(environment: Environment, known: Collection[str]) -> list[str]:
+    """Problems, one per `runbook:` or severity-override key naming an entry not in the
+    catalog, so a typo is reported with its environment instead of stopping every run."""
+    problems = []
+    for kind, section in SECTION_OF_KIND.items():
+        for target in TARGET_KINDS[kind](environment):
+            where = f"{section} {target.name!r}"
+            own = getattr(target.spec, "runbook", None)
+            if own and own not in known:
+                problems.append(f"{where}: runbook: no entry {own!r} in the catalog")
+            overrides = getattr(target.spec, "severity", None)
+            for entry_id in overrides if isinstance(overrides, dict) else ():
+                if entry_id not in known:
+                    problems.append(f"{where}: severity: no entry {entry_id!r} in the catalog")
+    return list(dict.fromkeys(problems))

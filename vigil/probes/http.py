@@ -124,7 +124,8 @@ def fetch(
     except httpx.HTTPError as exc:
         return HttpResponse(method, shown, error=_reason(exc, url, timeout_s), verified=verify)
     except (ssl.SSLError, OSError) as exc:  # pragma: no cover - httpx wraps these in practice
-        return HttpResponse(method, shown, error=f"{type(exc).__name__}: {exc}", verified=verify)
+        error = redact_text(f"{type(exc).__name__}: {exc}")
+        return HttpResponse(method, shown, error=error, verified=verify)
     text = bytes(body[:MAX_BODY_BYTES]).decode("utf-8", errors="replace")
     json_body, json_error = _parse_json(text)
     return HttpResponse(
@@ -156,7 +157,7 @@ def _parse_json(text: str) -> tuple[Any, str | None]:
     try:
         return json.loads(text), None
     except ValueError as exc:
-        start = " ".join(text[:60].split())
+        start = redact_text(" ".join(text[:60].split()))
         return None, f"the body is not JSON ({exc.__class__.__name__}: {exc}); it starts {start!r}"
 
 

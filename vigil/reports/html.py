@@ -79,11 +79,7 @@ def _verdicts(run: RunResults) -> str:
     head = "".join(f"<th>{s}</th>" for s in SEVERITIES)
     rows = []
     for env in run.environments:
-        verdict = (
-            "<span class='ready'>READY</span>"
-            if env.ready
-            else "<span class='notready'>NOT READY</span>"
-        )
+        verdict = f"<span class='{'ready' if env.ready else 'notready'}'>{env.verdict}</span>"
         cells = "".join(f"<td>{env.failed_by_severity[s] or ''}</td>" for s in SEVERITIES)
         rows.append(
             f"<tr><td>{escape(env.name)}</td><td>{verdict}</td>{cells}"

@@ -17,7 +17,7 @@ def render_markdown(run: RunResults) -> str:
         "| --- | --- | " + " | ".join("---:" for _ in SEVERITIES) + " | ---: | ---: | ---: |",
     ]
     for env in run.environments:
-        verdict = "READY" if env.ready else "**NOT READY**"
+        verdict = env.verdict if env.ready else f"**{env.verdict}**"
         severities = " | ".join(str(env.failed_by_severity[s]) for s in SEVERITIES)
         lines.append(
             f"| {env.name} | {verdict} | {severities} | {env.counts['passed']}"

@@ -62,6 +62,15 @@ class EnvironmentSummary:
     counts: dict[str, int]
     failed_by_severity: dict[str, int]
 
+    @property
+    def verdict(self) -> str:
+        """READY, NOT READY, or NOT CHECKED when no check of it passed or failed."""
+        if self.ready:
+            return "READY"
+        if not any(self.counts[k] for k in ("passed", "failed", "error")):
+            return "NOT CHECKED"
+        return "NOT READY"
+
 
 @dataclass
 class RunResults:
@@ -133,7 +142,13 @@ class ResultCollector:
             by_severity: dict[str, int] = {
                 s: sum(1 for c in own if c.failing and c.severity == s) for s in SEVERITIES
             }
-            ready = counts["failed"] == 0 and counts["error"] == 0
+            # READY needs evidence: checks that ran, none failing, in a run that completed
+            # (an interrupted or misconfigured run proves nothing).
+            ready = (
+                counts["failed"] == counts["error"] == 0
+                and counts["passed"] > 0
+                and exit_status in (0, 1)
+            )
             summaries.append(EnvironmentSummary(name, ready, counts, by_severity))
         return RunResults(
             started_at=self.started.isoformat(timespec="seconds"),
