@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +194,7 @@ def main() -> None:
         print(f"  {check['id']}: {check['outcome']}: {check['message'][:150]}")
 
 
-def _data_targets() -> tuple[dict[str, str], object] | None:
+def _data_targets() -> tuple[dict[str, str], Callable[[], None]] | None:
     """A real PostgreSQL and Redis, shared by every environment (started by the sandbox code;
     PostgreSQL with room for one connection per environment)."""
     from vigil.sandbox.postgres import PostgresServer

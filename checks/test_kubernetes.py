@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from vigil.expect import fail
-from vigil.probes.kube_findings import (
+from vigil.kube_checks import (
     BAD_START_REASONS,
     CRASH_LOOP,
     PRESSURE_CONDITIONS,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.probes.kube_findings import (
+from vigil.kube_checks import (
     Finding,
     days_left,
     fail_findings,
     need,
     readers,
-    shared_keys,
 )
+from vigil.probes.kube_secrets import SecretSummary
 from vigil.probes.kubernetes import NamespaceObjects
 from vigil.targets import Target
 
@@ -44,12 +44,11 @@ def test_required_secrets_present(k8s_namespace: Target, k8s_objects: NamespaceO
 
 
 @pytest.mark.runbook("secret-inconsistent")
+@pytest.mark.requires("shared_keys")
 def test_shared_secrets_consistent(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
     """A key shared by several secrets (`shared_secret_keys`, or a key required in more than one
     secret) has the same value in each; compared by salted digest, values are never shown."""
-    keys = shared_keys(k8s_namespace.spec)
-    if not keys:
-        pytest.skip("no shared secret key to compare: set kubernetes.shared_secret_keys")
+    keys = k8s_namespace.spec.shared_keys
     need(k8s_objects, "secrets")
     found = []
     for key in keys:
@@ -85,18 +84,7 @@ def test_tls_secrets_not_expiring(k8s_namespace: Target, k8s_objects: NamespaceO
         elif left is not None and critical <= left < warn:
             subject = secret.tls.subject if secret.tls else ""
             detail = f"certificate {subject} expires in {left:.1f} days (warn below {warn:g})"
-            found.append(
-                Finding(
-                    f"secret/{secret.name}",
-                    detail,
-                    {
-                        "secret": secret.name,
-                        "days_left": f"{left:.0f}",
-                        "deployment": readers(k8s_objects, secret.name),
-                    },
-                    -left,
-                )
-            )
+            found.append(_expiring(k8s_objects, secret, left, detail))
     fail_findings(k8s_objects, found, "holding certificates about to expire", "TLS secret")
 
 
@@ -112,19 +100,20 @@ def test_tls_secrets_not_expiring_soon(
         if left is not None and left < critical and secret.tls:
             when = f"expires in {left:.1f} days" if left >= 0 else f"expired {-left:.1f} days ago"
             detail = f"certificate {secret.tls.subject} {when} (critical below {critical:g})"
-            found.append(
-                Finding(
-                    f"secret/{secret.name}",
-                    detail,
-                    {
-                        "secret": secret.name,
-                        "days_left": f"{left:.0f}",
-                        "deployment": readers(k8s_objects, secret.name),
-                    },
-                    -left,
-                )
-            )
+            found.append(_expiring(k8s_objects, secret, left, detail))
     fail_findings(k8s_objects, found, "holding certificates about to expire", "TLS secret")
+
+
+def _expiring(
+    observed: NamespaceObjects, secret: SecretSummary, left: float, detail: str
+) -> Finding:
+    """A TLS secret whose certificate has `left` days; the sooner it expires, the worse."""
+    found = {
+        "secret": secret.name,
+        "days_left": f"{left:.0f}",
+        "deployment": readers(observed, secret.name),
+    }
+    return Finding(f"secret/{secret.name}", detail, found, -left)
 
 
 @pytest.mark.runbook("certificate-not-ready")

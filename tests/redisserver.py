@@ -97,7 +97,12 @@ class RedisFarm:
         """Every client slot but `free` taken, after one connection was actually rejected."""
         server = self.start({"maxclients": str(maxclients)})
         held = [socket.create_connection(("127.0.0.1", server.port))]
-        self.closers += [lambda: [s.close() for s in held]]
+
+        def close_held() -> None:
+            for held_socket in held:
+                held_socket.close()
+
+        self.closers.append(close_held)
         _wait_for_clients(held[0], 1)  # start-up probes of the port are gone
         while True:
             connection = socket.create_connection(("127.0.0.1", server.port))

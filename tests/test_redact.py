@@ -28,3 +28,15 @@ def test_secrets_are_masked(text: str, masked: str) -> None:
 
 def test_a_user_name_alone_in_a_url_is_masked_as_a_token() -> None:
     assert redact_url("redis://tok3n@h:6379/0") == "redis://***@h:6379/0"
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "JWT_SECRET: 2 different values: value 1 in web-secrets",
+        "secret/api-token: does not exist",
+        "password reset emails are queued",
+    ],
+)
+def test_prose_about_secrets_stays_readable(prose: str) -> None:
+    assert redact_text(prose) == prose

@@ -44,7 +44,7 @@ def test_healthy_server_in_one_visit(farm: RedisFarm) -> None:
     assert len(status.ping_ms) == 5 and all(ms < 100 for ms in status.ping_ms)
     assert status.integer("used_memory") and status.text("role") == "master"
     assert status.maxmemory == 64 * 1024 * 1024
-    assert status.maxclients == int(watcher.config_get("maxclients")["maxclients"])
+    assert status.maxclients == int(str(watcher.config_get("maxclients")["maxclients"]))
     assert status.limits_source == "CONFIG GET"
     assert status.dbsize == 6 and status.keyspace()["db0"]["keys"] == 6
     assert status.queue_lengths == {"payment:retry:queue": 7, "missing": 0}
@@ -87,7 +87,7 @@ def test_write_is_refused_by_the_allow_list_and_by_the_acl(farm: RedisFarm) -> N
     # Even if a write slipped past the allow-list, the server's ACL (deploy/redis-acl.conf)
     # refuses it: send one raw, packed by a plain encoder.
     plain = PythonRespSerializer(6000, lambda v: v if isinstance(v, bytes) else str(v).encode())
-    client.connection.send_packed_command(plain.pack("SET", "vigil:written", "1"))
+    client.connection.send_packed_command(plain.pack("SET", "vigil:written", "1"))  # type: ignore[no-untyped-call]
     with pytest.raises(redis.exceptions.NoPermissionError):
         client.connection.read_response()
     client.close()
@@ -158,6 +158,7 @@ def test_port_that_never_answers_ends_within_the_timeout(farm: RedisFarm) -> Non
     assert status.error == (
         f"no answer within 0.5 s from 127.0.0.1:{port}"
         " (the port accepts connections but the server does not answer in time)"
+        " (is the port TLS? check redis:// vs rediss://)"
     )
 
 

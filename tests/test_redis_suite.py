@@ -15,7 +15,7 @@ from tests.redisserver import RedisFarm
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.sandbox.redis import RedisServer
 
-CHECKS = {
+CHECKS: dict[str, dict[str, str]] = {
     "test_ping": {},
     "test_memory_usage": {},
     "test_no_evictions": {},
@@ -266,8 +266,9 @@ def test_junit_carries_the_redis_remediation(
     case = next(c for c in run.junit.iter("testcase") if c.get("name", "").endswith("jobs]"))
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert props["runbook"] == "redis-queue-backlog" and props["severity"] == "sev2"
-    assert "kubectl rollout restart deployment/payment-worker -n shop" in props["remediation"]
-    assert "LLEN payment:retry:queue" in (case.find("failure").text or "")  # type: ignore[union-attr]
+    assert "kubectl rollout restart deployment/payment-worker -n shop" in str(props["remediation"])
+    failure = case.find("failure")
+    assert failure is not None and "LLEN payment:retry:queue" in (failure.text or "")
 
 
 def test_missing_permissions_skip_with_what_to_grant(

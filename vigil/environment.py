@@ -9,6 +9,7 @@ result against the v1 contract and returns an `Environment`. Every problem is re
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -151,6 +152,14 @@ class KubernetesSection(_Target):
     warn_days: float = Field(default=30, ge=0)
     critical_days: float = Field(default=7, ge=0)
     logs: bool = False
+
+    @property
+    def shared_keys(self) -> list[str]:
+        """Keys whose value must be the same in every secret holding them: the ones listed in
+        `shared_secret_keys`, and any key required in more than one secret."""
+        required = Counter(key for keys in self.required_secrets.values() for key in set(keys))
+        shared = set(self.shared_secret_keys) | {k for k, n in required.items() if n > 1}
+        return sorted(shared)
 
     @model_validator(mode="after")
     def _one_source(self) -> KubernetesSection:

@@ -16,9 +16,12 @@ _URL_TOKEN_ONLY = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<secret>[
 # `password=`, `access_token=`, `X-Api-Key:`, `'password': '...'`: any key ending in a secret
 # word. A quoted value may hold escaped quotes (libpq); an unquoted one runs to the next white
 # space, since libpq values may contain `;`, `&` or `,` (masking a little more is harmless).
+# `key: value` counts only for a quoted key or an API-key header, so that prose such as
+# "JWT_SECRET: 2 different values" or "secret/api-token: does not exist" stays readable.
+_SECRET_KEY = r"(?:[\w.-]*[_.-])?(?:password|passwd|pwd|token|secret|api[_-]?key|sslpassword)"
 _KEYWORD = re.compile(
-    r"(?P<head>\b(?:[\w.-]*[_.-])?"
-    r"(?:password|passwd|pwd|token|secret|api[_-]?key|sslpassword)['\"]?\s*[=:]\s*)"
+    rf"(?P<head>\b{_SECRET_KEY}\s*=\s*|['\"]{_SECRET_KEY}['\"]\s*:\s*"
+    r"|\b(?:[\w-]*-)?api[_-]?key\s*:\s*)"
     r"(?P<secret>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s]+)",
     re.IGNORECASE,
 )

@@ -2,9 +2,15 @@
 
 `connection(target)` builds (once per environment file) a client from the kubeconfig and
 context, the in-cluster service account, or a snapshot served by the stand-in API, never from
-the client library's global default configuration. `list_all` runs every list call at once,
-each bounded by the timeout, and translates failures: a 403 names the permission to grant, an
-unreachable or silent API becomes one error. Only GET requests are ever sent.
+the client library's global default configuration. Building one can block without bound: the
+official client runs a kubeconfig's `exec` credential command with no timeout. So each
+environment's client is built in its own daemon thread, outside any shared lock, and callers
+wait for it at most `overall_limit(timeout_s)`; a command that never returns then fails that
+environment's checks with the reason and cannot hold the process at exit.
+
+`list_all` runs every list call at once, each bounded by the timeout, and translates failures:
+a 403 names the permission to grant, an unreachable or silent API becomes one error. Only GET
+requests are ever sent.
 """
 
 from __future__ import annotations
@@ -13,16 +19,22 @@ import json
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.kube_config import (
+    ENV_KUBECONFIG_PATH_SEPARATOR,
+    KUBE_CONFIG_DEFAULT_LOCATION,
+)
 
 from vigil.probes.kube_snapshot import Snapshot, load_snapshot
 from vigil.probes.kube_standin import KubeStandIn
@@ -107,7 +119,8 @@ class Connection:
     directory: tempfile.TemporaryDirectory[str] | None = None
 
 
-_connections: dict[str, Connection | str] = {}
+# One connection per environment file, made once; the lock only guards this dict, never I/O.
+_connections: dict[str, Future[Connection | str]] = {}
 _lock = threading.Lock()
 
 
@@ -171,29 +184,91 @@ def _current_context(kubeconfig: str | None) -> str:
 
 
 def connection(target: Target) -> Connection | str:
-    """The environment's client (made on first use), or why there is none."""
+    """The environment's client (made on first use), or why there is none, within the
+    target's `overall_limit`: other callers for the same environment share the one attempt."""
     key = target.environment.source
     with _lock:
-        if key not in _connections:
-            try:
-                _connections[key] = _connect(target)
-            except Exception as exc:  # a probe reports, it never raises
-                reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
-                _connections[key] = f"cannot set up the Kubernetes client: {reason}"
-        return _connections[key]
+        pending = _connections.get(key)
+        if pending is None:
+            pending = Future()
+            _connections[key] = pending
+            # A daemon thread: a credential command that never returns must not hold the exit.
+            threading.Thread(
+                target=_build, args=(target, pending), daemon=True, name="vigil-k8s-connect"
+            ).start()
+    limit = overall_limit(target.timeout_s)
+    try:
+        return pending.result(timeout=limit)
+    except FutureTimeout:
+        return _too_slow(target, limit)
+
+
+def _build(target: Target, pending: Future[Connection | str]) -> None:
+    try:
+        link = _connect(target)
+    except Exception as exc:  # a probe reports, it never raises
+        reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+        link = f"cannot set up the Kubernetes client: {reason}"
+    pending.set_result(link)
+
+
+def _too_slow(target: Target, limit: float) -> str:
+    """Why the client was not ready in time: the credential command, when there is one."""
+    section = target.spec
+    if section.snapshot:
+        return f"serving the snapshot {section.snapshot} did not start within {limit:g} s"
+    if section.in_cluster:
+        return f"reading the pod's service account did not finish within {limit:g} s"
+    kubeconfig = str(_resolve(target, section.kubeconfig)) if section.kubeconfig else None
+    shown = kubeconfig or "the default kubeconfig"
+    command = _credential_command(kubeconfig, section.context)
+    if command:
+        return (
+            f"the kubeconfig's credential command ({command}, users[].user.exec in {shown})"
+            f" did not finish within {limit:g} s; run it by hand to see what it waits for"
+            " (a login prompt, an expired session, an unreachable identity provider)"
+        )
+    return f"setting up the Kubernetes client from {shown} did not finish within {limit:g} s"
+
+
+def _credential_command(kubeconfig: str | None, context: str | None) -> str | None:
+    """The `exec` command of the context's user, if it has one (the first file defining a name
+    wins, as when the client merges $KUBECONFIG)."""
+    paths = (kubeconfig or KUBE_CONFIG_DEFAULT_LOCATION).split(ENV_KUBECONFIG_PATH_SEPARATOR)
+    merged: dict[str, Any] = {"contexts": {}, "users": {}, "current-context": None}
+    for path in paths:
+        try:
+            document = yaml.safe_load(Path(path).expanduser().read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        if not isinstance(document, dict):
+            continue
+        merged["current-context"] = merged["current-context"] or document.get("current-context")
+        for kind in ("contexts", "users"):
+            for entry in document.get(kind) or []:
+                if isinstance(entry, dict) and "name" in entry:
+                    merged[kind].setdefault(entry["name"], entry.get(kind[:-1]) or {})
+    chosen = merged["contexts"].get(context or merged["current-context"]) or {}
+    user = merged["users"].get(chosen.get("user")) if isinstance(chosen, dict) else None
+    exec_section = user.get("exec") if isinstance(user, dict) else None
+    if not isinstance(exec_section, dict) or not exec_section.get("command"):
+        return None
+    return redact_text(str(exec_section["command"]))[:200]
 
 
 def close() -> None:
-    """Close every client and stop the stand-ins serving snapshots."""
+    """Close every client and stop the stand-ins serving snapshots. A connection still being
+    made (a credential command that has not returned) is left to its daemon thread."""
     with _lock:
-        for link in _connections.values():
-            if isinstance(link, Connection):
-                link.api.close()  # type: ignore[no-untyped-call]
-                if link.standin:
-                    link.standin.close()
-                if link.directory:
-                    link.directory.cleanup()
+        made = [pending.result() for pending in _connections.values() if pending.done()]
         _connections.clear()
+    for link in made:
+        if isinstance(link, Connection):
+            link.api.close()  # type: ignore[no-untyped-call]
+            if link.standin:
+                link.standin.close()
+            if link.directory:
+                link.directory.cleanup()
 
 
 def list_all(

@@ -1,9 +1,10 @@
 """Secrets reduced to key names, salted digests and certificate expiry: never their values.
 
-`read_secret` decodes each value only long enough to digest it (SHA-256 with a random salt
-made once per process, so a digest cannot be looked up or compared outside this run) and, for
-`kubernetes.io/tls` secrets, to read the certificate's expiry. The private key is never
-decoded. Nothing returned here can reveal a value.
+`read_secret` digests each value as the API sends it, base64-encoded, without decoding it
+(SHA-256 with a random salt made once per process, so a digest cannot be looked up or compared
+outside this run; equal values have equal base64 text). The only value ever decoded is
+`tls.crt` of a `kubernetes.io/tls` secret, to read the certificate's expiry: the private key
+(`tls.key`) and every other value stay encoded. Nothing returned here can reveal a value.
 """
 
 from __future__ import annotations
@@ -50,28 +51,35 @@ def digest(value: bytes) -> str:
 
 def read_secret(raw: dict[str, Any]) -> SecretSummary:
     """Key names and digests of a Secret (`data` base64, `stringData` as snapshots may hold)."""
-    digests: dict[str, str] = {}
-    certificate_pem = b""
-    for key, encoded in (raw.get("data") or {}).items():
-        try:
-            value = base64.b64decode(str(encoded or ""), validate=True)
-        except (binascii.Error, ValueError):
-            value = str(encoded).encode()
-        digests[str(key)] = digest(value)
-        if key == "tls.crt":
-            certificate_pem = value
-        del value
-    for key, text in (raw.get("stringData") or {}).items():
-        digests[str(key)] = digest(str(text).encode())
-        if key == "tls.crt":
-            certificate_pem = str(text).encode()
     kind = str(raw.get("type") or "Opaque")
+    digests: dict[str, str] = {}
+    certificate: TlsCertificate | None = None
+    for key, encoded in (raw.get("data") or {}).items():
+        text = str(encoded or "")
+        digests[str(key)] = digest(text.encode())
+        if kind == TLS_TYPE and key == "tls.crt":
+            certificate = read_certificate(_decoded(text))
+    for key, plain in (raw.get("stringData") or {}).items():
+        # Encoded as `data` would hold it, so that the same value digests the same either way.
+        digests[str(key)] = digest(base64.b64encode(str(plain).encode()))
+        if kind == TLS_TYPE and key == "tls.crt":
+            certificate = read_certificate(str(plain).encode())
+    if kind == TLS_TYPE and certificate is None:
+        certificate = read_certificate(b"")
     return SecretSummary(
         name=str(raw.get("metadata", {}).get("name", "")),
         type=kind,
         digests=digests,
-        tls=read_certificate(certificate_pem) if kind == TLS_TYPE else None,
+        tls=certificate,
     )
+
+
+def _decoded(text: str) -> bytes:
+    """A certificate's base64 text decoded (as written, if it is not base64)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.encode()
 
 
 def read_certificate(pem: bytes) -> TlsCertificate:

@@ -13,6 +13,7 @@ may run exactly these commands.
 
 from __future__ import annotations
 
+import inspect
 import statistics
 import threading
 import time
@@ -182,11 +183,11 @@ class ReadOnlyRedis:
             kind = redis.SSLConnection if tls else redis.Connection
         self.connection: Any = kind(
             **options,
+            **no_client_setinfo(kind),
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 0),
             protocol=2,
-            driver_info=None,  # no CLIENT SETINFO: it is not a read command
             decode_responses=True,
             encoding_errors="replace",
             command_packer=AllowListPacker(),  # redis-py takes any object with pack()
@@ -200,11 +201,31 @@ class ReadOnlyRedis:
         left = deadline - time.monotonic()
         if left <= 0:
             raise redis.TimeoutError(f"Timeout: no time left for {command_name(args)}")
+        # The socket's own timeout bounds both the send and the read: `read_response(timeout=)`
+        # exists only in recent redis-py releases.
+        sock = getattr(self.connection, "_sock", None)
+        if sock is not None:
+            sock.settimeout(left)
         self.connection.send_command(*args, check_health=False)
-        return self.connection.read_response(timeout=left)
+        return self.connection.read_response()
 
     def close(self) -> None:
         self.connection.disconnect()
+
+
+def no_client_setinfo(kind: type[Any]) -> dict[str, None]:
+    """The arguments that keep redis-py from sending CLIENT SETINFO (not a read command):
+    `driver_info=None` where it exists (recent redis-py, which deprecates the other two), else
+    `lib_name=None, lib_version=None` (redis-py 5.0 on)."""
+    accepted = {
+        name
+        for cls in kind.__mro__
+        if "__init__" in vars(cls)
+        for name in inspect.signature(vars(cls)["__init__"]).parameters
+    }
+    if "driver_info" in accepted:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
 
 
 def close() -> None:
@@ -227,15 +248,32 @@ def observe_server(target: Target) -> RedisStatus:
         return RedisStatus(
             address, error=f"invalid Redis URL: {redact_text(str(exc))}", failure="url"
         )
+    except Exception as exc:  # e.g. a redis-py release that takes other arguments
+        reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+        return RedisStatus(
+            address,
+            error=f"cannot set up a Redis client for {address} (redis-py {redis.__version__}):"
+            f" {reason}",
+            failure="other",
+        )
     with _open_lock:
         _open.add(client)
     try:
         return _visit(client, address, spec.queues, deadline)
     except (redis.RedisError, OSError) as exc:
-        failure, reason = explain(exc, _where(spec.url), timeout_s, client.username)
+        tls = spec.url.startswith("rediss://")
+        failure, reason = explain(exc, _where(spec.url), timeout_s, client.username, tls=tls)
         if failure == "loading":
             reason += _loading_progress(client, deadline)
         return RedisStatus(address, error=reason, failure=failure, db=client.db)
+    except Exception as exc:  # a probe reports, it never raises: an answer no server should send
+        reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+        return RedisStatus(
+            address,
+            error=f"unexpected failure while reading {_where(spec.url)}: {reason}",
+            failure="other",
+            db=client.db,
+        )
     finally:
         client.close()
         with _open_lock:
@@ -335,7 +373,7 @@ def _loading_progress(client: ReadOnlyRedis, deadline: float) -> str:
     try:
         client.connect()
         fields = parse_info(str(client.execute("INFO", "persistence", deadline=deadline)))
-    except (redis.RedisError, OSError):
+    except Exception:  # best effort, inside observe_server's own error handling
         return ""
     percent, eta = fields.get("loading_loaded_perc"), fields.get("loading_eta_seconds")
     if percent is None:
@@ -353,10 +391,22 @@ def parse_info(text: str) -> dict[str, str]:
     return fields
 
 
+TLS_HINT = "(is the port TLS? check redis:// vs rediss://)"
+
+
 def explain(
-    exc: BaseException, where: str, timeout_s: float, username: str = "default"
+    exc: BaseException,
+    where: str,
+    timeout_s: float,
+    username: str = "default",
+    *,
+    tls: bool = False,
 ) -> tuple[str, str]:
-    """Translate a redis-py failure into (kind, sentence an operator can act on)."""
+    """Translate a redis-py failure into (kind, sentence an operator can act on).
+
+    `tls`: the URL was rediss://. Symptoms that a TLS / plain mismatch also produces (a
+    handshake that never ends, a connection closed or answered with bytes that are not Redis)
+    carry `TLS_HINT`."""
     text = redact_text(str(exc))
     lowered = text.lower()
     if isinstance(exc, redis.BusyLoadingError):
@@ -367,26 +417,32 @@ def explain(
         return "auth", f"authentication as user {username!r} failed at {where}: {text}"
     if isinstance(exc, redis.TimeoutError):
         if "connecting" in lowered:
-            return "timeout", f"connection to {where} timed out after {timeout_s:g} s"
+            # A plain Redis port reads a TLS ClientHello as the start of an inline command and
+            # waits for the rest: rediss:// to a plain port looks exactly like this.
+            hint = f" {TLS_HINT}" if tls else ""
+            return "timeout", f"connection to {where} timed out after {timeout_s:g} s{hint}"
         return "timeout", (
             f"no answer within {timeout_s:g} s from {where}"
-            " (the port accepts connections but the server does not answer in time)"
+            f" (the port accepts connections but the server does not answer in time) {TLS_HINT}"
         )
     if isinstance(exc, redis.InvalidResponse) or "protocol error" in lowered:
         answer = text.split(":", 1)[-1].strip()[:80]
-        return "protocol", f"{where} is not a Redis server (it answered {answer})"
+        return "protocol", f"{where} is not a Redis server (it answered {answer}) {TLS_HINT}"
     if "max number of clients" in lowered:
         return "maxclients", f"{where} refuses new clients: {text} (maxclients reached)"
     if isinstance(exc, redis.ResponseError):
         return "other", f"{where} answered with an error: {text}"
     if "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
-        return "tls", f"TLS handshake with {where} failed: {text}"
+        # A certificate problem is unambiguous; anything else in the handshake (wrong version
+        # number, unexpected EOF, ...) is what a port that does not speak TLS produces.
+        hint = "" if "certificate" in lowered else f" {TLS_HINT}"
+        return "tls", f"TLS handshake with {where} failed: {text}{hint}"
     if "refused" in lowered:
         return "refused", f"connection refused by {where} (nothing is listening on that port)"
     if "closed by server" in lowered or "connection reset" in lowered:
         return "protocol", (
-            f"{where} closed the connection without a Redis answer (not a Redis server,"
-            " or a TLS port reached without rediss://)"
+            f"{where} closed the connection without a Redis answer: not a Redis server,"
+            f" or a TLS port {TLS_HINT}"
         )
     if any(
         s in lowered

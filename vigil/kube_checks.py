@@ -1,16 +1,17 @@
 """What the Kubernetes checks share: the reason lists, and one way to report what they found.
 
-No I/O here. A check collects `Finding`s (the object, what is wrong with it, the values its
-remediation needs, how bad it is) and hands them to `fail_findings`, which fails once, naming
-every object, worst first, with the remediation filled in for the worst.
+Check logic for `checks/test_kubernetes*.py`, kept out of `vigil/probes/` (probes own I/O;
+checks own thresholds and messages). No I/O here. A check collects `Finding`s (the object,
+what is wrong with it, the values its remediation needs, how bad it is) and hands them to
+`fail_findings`, which fails once, naming every object, worst first, with the remediation
+filled in for the worst.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from vigil.expect import fail, require
 from vigil.probes.kube_objects import ContainerStatus, Pod
@@ -134,13 +135,6 @@ def days_left(observed: NamespaceObjects) -> list[tuple[SecretSummary, float | N
             left = (secret.tls.not_after - observed.observed_at).total_seconds() / 86400
         result.append((secret, left))
     return result
-
-
-def shared_keys(section: Any) -> list[str]:
-    """Keys that must hold one value across secrets: `shared_secret_keys`, plus any key that
-    `required_secrets` asks of more than one secret."""
-    required = Counter(k for keys in section.required_secrets.values() for k in set(keys))
-    return sorted(set(section.shared_secret_keys) | {k for k, n in required.items() if n > 1})
 
 
 def readers(observed: NamespaceObjects, secret: str) -> str:
