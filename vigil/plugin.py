@@ -1,7 +1,8 @@
-"""pytest wiring: options, environments x targets, runbook markers, remediation, the gate.
+"""pytest wiring: options, environments x targets, runbook markers, remediation, prefetch.
 
 Only wiring lives here. Environment files are read by `vigil.environment`, the catalog by
-`vigil.runbook`, targets come from `vigil.targets`, probes run through `vigil.observe`.
+`vigil.runbook`, targets come from `vigil.targets`, probes run through `vigil.observe`; the
+observation fixtures are in `vigil.fixtures`, the gate and the reports in `vigil.outcome`.
 """
 
 from __future__ import annotations
@@ -9,26 +10,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
 
-from vigil import fixtures, sandbox
-from vigil.environment import Environment, load_environment
+from vigil import fixtures, outcome, sandbox
+from vigil.environment import load_environment
 from vigil.errors import CatalogError, ConfigError, VigilError
 from vigil.expect import CheckFailed, NotEvaluated
 from vigil.fixtures import OBSERVATIONS_KEY, OBSERVERS, observer
 from vigil.observe import Observations
-from vigil.redact import redact_text, redact_url
+from vigil.redact import redact_text
 from vigil.reports import allure
-from vigil.reports.history import append_history
-from vigil.reports.html import render_html
-from vigil.reports.markdown import render_markdown
-from vigil.reports.push import push_metrics
-from vigil.reports.results import ResultCollector, RunResults
+from vigil.reports.results import ResultCollector
 from vigil.runbook import (
     DEFAULT_CATALOG,
     SEVERITIES,
@@ -37,36 +33,8 @@ from vigil.runbook import (
     render,
     severity_rank,
 )
+from vigil.state import CHECK_KEY, STATE_KEY, VARIABLES_KEY, CheckInfo, RunState
 from vigil.targets import KIND_SYSTEM, TARGET_KINDS, Target, targets_for, unknown_entries
-
-
-@dataclass
-class RunState:
-    """What the plugin knows for the whole run."""
-
-    suite_run: bool = False
-    environments: list[Environment] = field(default_factory=list)
-    problems: list[ConfigError] = field(default_factory=list)
-    catalog: dict[str, RunbookEntry] = field(default_factory=dict)
-    sandbox_started: bool = False
-    deadline_at: float | None = None
-    collector: ResultCollector | None = None
-    run: RunResults | None = None
-    report_paths: list[str] = field(default_factory=list)
-    report_error: str | None = None
-    outcomes: list[tuple[str, str | None]] = field(default_factory=list)  # (outcome, severity)
-
-
-@dataclass(frozen=True)
-class CheckInfo:
-    entry: RunbookEntry
-    severity: str
-    target: Target
-
-
-STATE_KEY = pytest.StashKey[RunState]()
-CHECK_KEY = pytest.StashKey[CheckInfo]()
-
 
 # --- options -------------------------------------------------------------------------------
 
@@ -187,7 +155,8 @@ def pytest_configure(config: pytest.Config) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     state = RunState()
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(Outcomes(state), "vigil-outcomes")
+    if not config.pluginmanager.is_registered(outcome):
+        config.pluginmanager.register(outcome, "vigil-outcome")
     config.pluginmanager.register(ProblemItems(state), "vigil-problem-items")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "vigil-xdist")
@@ -246,9 +215,6 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         names[environment.name] = str(path)
         state.environments.append(environment)
-
-
-VARIABLES_KEY = pytest.StashKey[dict[str, str]]()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -528,105 +494,3 @@ def runbook_text(info: CheckInfo, remediation: list[str], diagnosis: list[str]) 
         lines.append("look closer:")
         lines += [f"  $ {step}" for step in diagnosis]
     return "\n".join(lines)
-
-
-# --- outcome and gate ----------------------------------------------------------------------
-
-
-class Outcomes:
-    """Records each check's outcome with its severity, on the controller under xdist too."""
-
-    def __init__(self, state: RunState) -> None:
-        self.state = state
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed:
-            severity = dict(report.user_properties).get("severity")
-            self.state.outcomes.append(("failed", None if severity is None else str(severity)))
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Apply the gate, then write the reports and push the metrics once, on the controller."""
-    config = session.config
-    state = config.stash.get(STATE_KEY, None)
-    if state is None or not state.suite_run:
-        return
-    threshold = config.getoption("fail_on", None)
-    if threshold is not None and exitstatus == pytest.ExitCode.TESTS_FAILED:
-        limit = severity_rank(threshold)
-        blocking = [
-            severity
-            for outcome, severity in state.outcomes
-            if outcome == "failed" and (severity is None or severity_rank(severity) <= limit)
-        ]
-        if not blocking and not _collection_failed(session):
-            session.exitstatus = pytest.ExitCode.OK
-    if state.collector is None or config.option.collectonly:
-        return  # nothing was checked: the last reports and metrics stay as they were
-    filters = {
-        "environments": ", ".join(e.name for e in state.environments),
-        "markers": config.option.markexpr or "",
-        "keywords": config.option.keyword or "",
-        "fail_on": threshold or "",
-    }
-    names = [e.name for e in state.environments]
-    state.run = state.collector.results_for(names, filters, int(session.exitstatus))
-    directory = Path(config.invocation_params.dir, config.getoption("report_dir"))
-    try:
-        state.report_paths = write_reports(state.run, directory)
-    except OSError as exc:
-        state.report_error = f"cannot write reports to {directory}: {exc}"
-    gateway = config.getoption("pushgateway")
-    if gateway:
-        try:
-            push_metrics(gateway, state.run, timeout_s=10)
-            state.report_paths.append(f"metrics pushed to {redact_url(gateway)}")
-        except VigilError as exc:
-            state.report_error = str(exc)
-            session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
-
-
-def write_reports(run: RunResults, directory: Path) -> list[str]:
-    """Write readiness.md, readiness.html, results.json and append to history.jsonl."""
-    directory.mkdir(parents=True, exist_ok=True)
-    history = append_history(directory / "history.jsonl", run)
-    run.write_json(directory / "results.json")
-    (directory / "readiness.md").write_text(render_markdown(run), encoding="utf-8")
-    (directory / "readiness.html").write_text(render_html(run, history), encoding="utf-8")
-    return [str(directory / name) for name in ("readiness.md", "readiness.html", "results.json")]
-
-
-def _collection_failed(session: pytest.Session) -> bool:
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    return bool(
-        reporter
-        and reporter.stats.get("error")
-        and any(not isinstance(r, pytest.TestReport) for r in reporter.stats["error"])
-    )
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """The last thing on screen: READY / NOT READY per environment, failures by severity."""
-    state = config.stash.get(STATE_KEY, None)
-    if not state or state.run is None:
-        return
-    terminalreporter.section("vigil readiness", sep="=")
-    for environment in state.run.environments:
-        verdict = environment.verdict
-        counts = environment.failed_by_severity
-        detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
-        errors = environment.counts["failed"] + environment.counts["error"] - sum(counts.values())
-        if errors:
-            detail = ", ".join(filter(None, [detail, f"{errors} not attributable"]))
-        terminalreporter.write_line(
-            f"{environment.name:<20} {verdict:<10} {detail or 'no failures'}"
-        )
-    for problem in state.problems:
-        terminalreporter.write_line(f"{Path(problem.source).stem:<20} {'BROKEN':<10} {problem}")
-    threshold = config.getoption("fail_on")
-    if threshold:
-        terminalreporter.write_line(f"gate: --fail-on {threshold} -> exit status {exitstatus}")
-    for path in state.report_paths:
-        terminalreporter.write_line(f"report: {path}")
-    if state.report_error:
-        terminalreporter.write_line(f"reports: {state.report_error}", red=True)
