@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -70,43 +72,51 @@ class SuiteRun:
         return {name for name, outcome in self.outcomes().items() if outcome in ("failed", "error")}
 
 
+def suite_run(
+    directory: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    prefix: Sequence[str] = (),
+) -> SuiteRun:
+    """Run `pytest checks ARGS` in a subprocess from the project root, as a user would
+    (`prefix` wraps the command, e.g. to run it in a network namespace)."""
+    number = len(list(directory.glob("junit-*")))
+    junit = directory / f"junit-{number}.xml"
+    report_dir = directory / f"reports-{number}"
+    command = [
+        *prefix,
+        sys.executable,
+        "-m",
+        "pytest",
+        "checks",
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+        f"--report-dir={report_dir}",
+        "-o",
+        "junit_logging=no",
+        *args,
+    ]
+    started = time.monotonic()
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    seconds = time.monotonic() - started
+    tree = ET.parse(junit).getroot() if junit.exists() else None
+    return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds, report_dir)
+
+
 @pytest.fixture
 def run_suite(tmp_path: Path) -> Callable[..., SuiteRun]:
-    """Run `pytest checks ARGS` in a subprocess from the project root, as a user would."""
-    import time
-
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> SuiteRun:
-        number = len(list(tmp_path.glob("junit-*")))
-        junit = tmp_path / f"junit-{number}.xml"
-        report_dir = tmp_path / f"reports-{number}"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "checks",
-            "-p",
-            "no:cacheprovider",
-            f"--junitxml={junit}",
-            f"--report-dir={report_dir}",
-            "-o",
-            "junit_logging=no",
-            *args,
-        ]
-        started = time.monotonic()
-        result = subprocess.run(
-            command,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-            stdin=subprocess.DEVNULL,
-        )
-        seconds = time.monotonic() - started
-        tree = ET.parse(junit).getroot() if junit.exists() else None
-        return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds, report_dir)
-
-    return run
+    """`suite_run` in this test's temporary directory."""
+    return partial(suite_run, tmp_path)
 
 
 def write_env(tmp_path: Path, name: str, text: str) -> Path:

@@ -11,12 +11,8 @@ its reason and its runbook block, and nothing else was collected.
 
 from __future__ import annotations
 
-import os
 import shutil
 import ssl
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SuiteRun
+from tests.conftest import SuiteRun, suite_run
 from tests.pg import Cluster, shared_cluster
 from tests.redisserver import RedisFarm
 from tests.servers import Endpoint, HttpServer, SilentPort
@@ -288,39 +284,7 @@ def check_run(run: SuiteRun, rows: list[Row], budget_s: float) -> list[str]:
 def run_isolated(directory: Path, *args: str, timeout: float = 60) -> SuiteRun:
     """`pytest checks ARGS` as `run_suite` runs it, but inside a new network namespace with
     only the loopback up: no packet leaves the machine, and the resolver is unreachable."""
-    junit = directory / "junit-isolated.xml"
-    report_dir = directory / "reports-isolated"
     missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
     assert not missing, f"{missing} needed to make a network namespace (util-linux, iproute2)"
-    command = [
-        "unshare",
-        "--net",
-        "sh",
-        "-c",
-        'ip link set lo up && exec "$@"',
-        "sh",
-        sys.executable,
-        "-m",
-        "pytest",
-        "checks",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={junit}",
-        f"--report-dir={report_dir}",
-        "-o",
-        "junit_logging=no",
-        *args,
-    ]
-    started = time.monotonic()
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-    )
-    seconds = time.monotonic() - started
-    tree = ET.parse(junit).getroot() if junit.exists() else None
-    return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds, report_dir)
+    namespace = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    return suite_run(directory, *args, timeout=timeout, prefix=namespace)

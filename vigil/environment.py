@@ -12,10 +12,18 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vigil.errors import ConfigError
 from vigil.prometheus_presets import expand_presets
@@ -25,6 +33,15 @@ Severity = Literal["sev1", "sev2", "sev3", "sev4"]
 SeverityOverride = Severity | dict[str, Severity]
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class _Model(BaseModel):
@@ -44,12 +61,12 @@ class _Target(_Model):
 
 class HttpService(_Target):
     name: str
-    url: str
+    url: HttpUrl
     method: str = "GET"
     expect_status: list[int] | None = None
     expect_json: dict[str, Any] | None = None
     max_latency_ms: float | None = Field(default=None, gt=0)
-    detailed_url: str | None = None
+    detailed_url: HttpUrl | None = None
     ca_bundle: str | None = None
     verify: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
@@ -60,20 +77,13 @@ class HttpService(_Target):
     def _upper(cls, value: str) -> str:
         return value.upper()
 
-    @field_validator("url", "detailed_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
-        return value
-
 
 class HttpSection(_Model):
     services: list[HttpService] = Field(default_factory=list)
 
 
-class SqlAssertion(_Target):
-    """A read-only query returning one number, with bounds."""
+class _Bounded(_Target):
+    """A query returning one number, judged against `max`, `min` or both."""
 
     name: str
     query: str
@@ -82,10 +92,14 @@ class SqlAssertion(_Target):
     runbook: str | None = None
 
     @model_validator(mode="after")
-    def _has_bound(self) -> SqlAssertion:
+    def _has_bound(self) -> _Bounded:
         if self.max is None and self.min is None:
             raise ValueError("give max, min or both")
         return self
+
+
+class SqlAssertion(_Bounded):
+    """A read-only SQL query returning one number, with bounds."""
 
 
 class PostgresTarget(_Target):
@@ -199,37 +213,19 @@ class TlsTarget(_Target):
         return self.name or f"{self.host}:{self.port}"
 
 
-class PrometheusRule(_Target):
+class PrometheusRule(_Bounded):
     """An instant PromQL query whose every series must stay within `min`/`max`."""
 
-    name: str
-    query: str
-    max: float | None = None
-    min: float | None = None
-    runbook: str | None = None
     allow_empty: bool = False
     unit: Literal["ratio", "seconds", "per_second", "count"] | None = None
 
-    @model_validator(mode="after")
-    def _has_bound(self) -> PrometheusRule:
-        if self.max is None and self.min is None:
-            raise ValueError("give max, min or both")
-        return self
-
 
 class PrometheusSection(_Target):
-    url: str
+    url: HttpUrl
     rules: list[PrometheusRule] = Field(default_factory=list)
     presets: dict[str, Any] = Field(default_factory=dict)  # see vigil/prometheus_presets.py
     headers: dict[str, str] = Field(default_factory=dict)
     ca_bundle: str | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
-        return value
 
     @field_validator("presets")
     @classmethod
@@ -257,16 +253,9 @@ class StatusPage(_Target):
     """A provider's status page in the Statuspage v2 format (summary.json or status.json)."""
 
     name: str
-    url: str
+    url: HttpUrl
     components: list[str] | None = None
     runbook: str | None = None  # entry for this provider's outage (default third-party-outage)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
-        return value
 
     @property
     def api_url(self) -> str:

@@ -40,7 +40,6 @@ class HttpResponse:
     json_body: Any = None
     json_error: str | None = None
     error: str | None = None
-    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,10 @@ def fetch(
                     raise httpx.ReadTimeout("body not complete in time")
             elapsed_ms = (time.monotonic() - started) * 1000
     except httpx.HTTPError as exc:
-        return HttpResponse(method, shown, error=_reason(exc, url, timeout_s), verified=verify)
+        return HttpResponse(method, shown, error=_reason(exc, url, timeout_s))
     except (ssl.SSLError, OSError) as exc:  # pragma: no cover - httpx wraps these in practice
         error = redact_text(f"{type(exc).__name__}: {exc}")
-        return HttpResponse(method, shown, error=error, verified=verify)
+        return HttpResponse(method, shown, error=error)
     text = bytes(body[:MAX_BODY_BYTES]).decode("utf-8", errors="replace")
     json_body, json_error = _parse_json(text)
     return HttpResponse(
@@ -137,7 +136,6 @@ def fetch(
         body_excerpt=redact_text(" ".join(text[:300].split())),
         json_body=json_body,
         json_error=json_error,
-        verified=verify,
     )
 
 

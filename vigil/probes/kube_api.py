@@ -70,11 +70,6 @@ RESOURCES = (
 CERT_MANAGER = Resource("cert-manager.io", ("v1",), "certificates", "Certificate", True, ("cert",))
 
 
-def group_of(api_version: str) -> str:
-    """'apps/v1' -> 'apps'; 'v1' -> '' (the core group)."""
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
 def discovery_groups(resources: Iterable[Resource]) -> dict[str, Any]:
     """The `/apis` document (APIGroupList) for the named groups among `resources`."""
     groups: dict[str, list[str]] = {}
