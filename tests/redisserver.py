@@ -223,7 +223,10 @@ class GarbageServer:
             except OSError:
                 return
             with connection:
-                connection.sendall(b"\x16\x03garbage that is not RESP\r\n")
+                self.answer(connection)
+
+    def answer(self, connection: socket.socket) -> None:
+        connection.sendall(b"\x16\x03garbage that is not RESP\r\n")
 
     def close(self) -> None:
         self.listener.close()

@@ -5,7 +5,6 @@ on every redis-py release the probe supports."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 import redis
 import trustme
 
-from tests.redisserver import RedisFarm, redis_target
+from tests.redisserver import GarbageServer, RedisFarm, redis_target
 from vigil.probes.redis import TLS_HINT, ReadOnlyRedis, no_client_setinfo, observe_server
 from vigil.sandbox.redis import RedisServer
 
@@ -74,29 +73,13 @@ def test_untrusted_certificate_is_not_called_a_mismatch(farm: RedisFarm, tmp_pat
     assert TLS_HINT not in (untrusted.error or "")
 
 
-class OddServer:
+class OddServer(GarbageServer):
     """Speaks RESP, but answers every command with the simple string `many`."""
 
-    def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = int(self.listener.getsockname()[1])
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            with connection:
-                # The probe sends one command and waits for its answer before the next.
-                while connection.recv(65536):
-                    connection.sendall(b"+many\r\n")
-
-    def close(self) -> None:
-        self.listener.close()
+    def answer(self, connection: socket.socket) -> None:
+        # The probe sends one command and waits for its answer before the next.
+        while connection.recv(65536):
+            connection.sendall(b"+many\r\n")
 
 
 def test_an_answer_no_redis_sends_is_an_observation_error() -> None:
