@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from vigil.runbook import DEFAULT_CATALOG
 from vigil.sandbox import SCENARIOS
 from vigil.sandbox.http_platform import HttpPlatform
 from vigil.sandbox.kubernetes import KubernetesCluster
@@ -52,7 +53,9 @@ def main() -> None:
         StatusPages(args.scenario),
     ]
     started: list[Component] = []
-    variables: dict[str, str] = {}
+    # Links in reports open the rendered catalog of this checkout, wherever the reports are.
+    catalog_page = DEFAULT_CATALOG.parents[1] / "docs" / "runbook.md"
+    variables: dict[str, str] = {"SANDBOX_RUNBOOK_URL": catalog_page.as_uri()}
     try:
         for component in components:
             variables.update(component.start())
