@@ -86,18 +86,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if not state or state.run is None:
         return
     terminalreporter.section("vigil readiness", sep="=")
+    broken = {Path(problem.source).stem for problem in state.problems}
     for environment in state.run.environments:
+        if environment.name in broken:
+            continue  # said below, once
         verdict = environment.verdict
         counts = environment.failed_by_severity
         detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
         errors = environment.counts["failed"] + environment.counts["error"] - sum(counts.values())
-        if errors:
-            detail = ", ".join(filter(None, [detail, f"{errors} not attributable"]))
+        if errors:  # failures with no severity: a broken file, a crashed fixture
+            detail = ", ".join(filter(None, [detail, f"{errors} without a severity"]))
         terminalreporter.write_line(
             f"{environment.name:<20} {verdict:<10} {detail or 'no failures'}"
         )
     for problem in state.problems:
-        terminalreporter.write_line(f"{Path(problem.source).stem:<20} {'BROKEN':<10} {problem}")
+        terminalreporter.write_line(
+            f"{Path(problem.source).stem:<20} {'BROKEN':<10} {problem.source}: see above"
+        )
     threshold = config.getoption("fail_on")
     if threshold:
         terminalreporter.write_line(f"gate: --fail-on {threshold} -> exit status {exitstatus}")

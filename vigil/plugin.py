@@ -368,7 +368,10 @@ class ProblemItems:
     ) -> None:
         items[:0] = [
             EnvironmentProblem.from_parent(
-                session, name=f"environment[{Path(p.source).stem}]", problem=p
+                session,
+                name=f"environment[{Path(p.source).stem}]",
+                nodeid=f"{p.source}::environment[{Path(p.source).stem}]",
+                problem=p,
             )
             for p in self.state.problems
         ]
