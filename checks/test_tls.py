@@ -19,20 +19,23 @@ def _expiry(cert: CertificateObservation) -> str:
     return f"expires in {cert.days_left:.1f} days"
 
 
+def _expect_days_left(cert: CertificateObservation, limit: float, tier: str) -> None:
+    __tracebackhide__ = True
+    require(cert, f"no certificate read from {cert.endpoint}")
+    if cert.days_left < limit:
+        fail(
+            f"certificate for {cert.endpoint} {_expiry(cert)} ({tier} below {limit:g})",
+            evidence=cert.evidence(),
+            days_left=f"{cert.days_left:.1f}",
+        )
+
+
 @pytest.mark.runbook("certificate-expiring")
 def test_certificate_not_expiring(
     certificate: Target, tls_certificate: CertificateObservation
 ) -> None:
     """More than `warn_days` (default 30) left before the served certificate expires."""
-    require(tls_certificate, f"no certificate read from {tls_certificate.endpoint}")
-    limit = certificate.spec.warn_days
-    if tls_certificate.days_left < limit:
-        fail(
-            f"certificate for {tls_certificate.endpoint} {_expiry(tls_certificate)}"
-            f" (warning below {limit:g})",
-            evidence=tls_certificate.evidence(),
-            days_left=f"{tls_certificate.days_left:.1f}",
-        )
+    _expect_days_left(tls_certificate, certificate.spec.warn_days, "warning")
 
 
 @pytest.mark.runbook("certificate-expiring-soon")
@@ -40,15 +43,7 @@ def test_certificate_not_expiring_soon(
     certificate: Target, tls_certificate: CertificateObservation
 ) -> None:
     """More than `critical_days` (default 7) left before the served certificate expires."""
-    require(tls_certificate, f"no certificate read from {tls_certificate.endpoint}")
-    limit = certificate.spec.critical_days
-    if tls_certificate.days_left < limit:
-        fail(
-            f"certificate for {tls_certificate.endpoint} {_expiry(tls_certificate)}"
-            f" (critical below {limit:g})",
-            evidence=tls_certificate.evidence(),
-            days_left=f"{tls_certificate.days_left:.1f}",
-        )
+    _expect_days_left(tls_certificate, certificate.spec.critical_days, "critical")
 
 
 @pytest.mark.runbook("certificate-expired")

@@ -58,10 +58,25 @@ def _detailed(scenario: str) -> dict[str, Any]:
     }
 
 
-def _handler(service: str, fault: str | None, scenario: str) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet HTTP/1.1 handler whose answers are JSON (the sandbox's fake services)."""
 
+    protocol_version = "HTTP/1.1"
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _handler(service: str, fault: str | None, scenario: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             if self.path == "/health/detailed":
                 self._send(200, _detailed(scenario))
@@ -74,17 +89,6 @@ def _handler(service: str, fault: str | None, scenario: str) -> type[BaseHTTPReq
                     self._send(200, {"status": "ok", "service": service})
             else:
                 self._send(404, {"error": "not found"})
-
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
     return Handler
 

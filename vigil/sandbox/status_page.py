@@ -8,12 +8,13 @@ provider has a major outage of its card payments with an open incident.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from vigil.sandbox.http_platform import JsonHandler
 
 INCIDENT_NAME = "Elevated error rates on card payments"
 _IMPACT = {"major_outage": "major", "partial_outage": "major", "degraded_performance": "minor"}
@@ -84,7 +85,7 @@ class StatusPageServer:
         self.pages = pages
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 provider, _, rest = self.path.strip("/").partition("/")
                 page = outer.pages.get(provider)
@@ -94,17 +95,6 @@ class StatusPageServer:
                     self._send(200, {"page": page["page"], "status": page["status"]})
                 else:
                     self._send(200, page)
-
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
