@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from vigil.expect import NotEvaluated, fail, require
-from vigil.probes.status_pages import ProviderStatus
+from vigil.families.dependencies.probe import ProviderStatus
+from vigil.families.dependencies.spec import StatusPage
 from vigil.targets import Target
 
 SEVERITY_WORDS = {
@@ -22,7 +23,9 @@ SEVERITY_WORDS = {
 
 
 @pytest.mark.runbook("third-party-outage")
-def test_provider_operational(status_page: Target, status_summary: ProviderStatus) -> None:
+def test_provider_operational(
+    status_page: Target[StatusPage], status_summary: ProviderStatus
+) -> None:
     """The provider reports no incident and no impaired component (only the `components:`
     listed for the target, when given)."""
     provider = status_page.name

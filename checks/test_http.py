@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.expect import fail, require
-from vigil.probes.http import HEALTHY, ComponentReport, HttpResponse
+from vigil.expect import fail, require, setting
+from vigil.families.http.probe import HEALTHY, ComponentReport, HttpResponse
+from vigil.families.http.spec import HttpService
 from vigil.targets import Target
 
 
 @pytest.mark.runbook("http-service-down")
-def test_health_endpoint(http_service: Target, http_response: HttpResponse) -> None:
+def test_health_endpoint(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health endpoint answers with an expected status (default: any 2xx)."""
     if http_response.error:  # no answer at all is this symptom, not a reason to skip it
         fail(f"{http_response.method} {http_response.url} got no response: {http_response.error}")
@@ -30,7 +31,7 @@ def test_health_endpoint(http_service: Target, http_response: HttpResponse) -> N
 
 @pytest.mark.runbook("http-service-down")
 @pytest.mark.requires("expect_json")
-def test_health_body(http_service: Target, http_response: HttpResponse) -> None:
+def test_health_body(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health body is JSON and carries the expected values (`expect_json`)."""
     require(http_response, f"{http_response.method} {http_response.url} got no response")
     if http_response.json_error:
@@ -40,7 +41,7 @@ def test_health_body(http_service: Target, http_response: HttpResponse) -> None:
         f"{key}={body.get(key)!r} (expected {want!r})"
         if isinstance(body, dict) and key in body
         else f"{key} is missing (expected {want!r})"
-        for key, want in http_service.spec.expect_json.items()
+        for key, want in setting(http_service.spec.expect_json, "expect_json").items()
         if not (isinstance(body, dict) and body.get(key) == want)
     ]
     if wrong:
@@ -53,11 +54,11 @@ def test_health_body(http_service: Target, http_response: HttpResponse) -> None:
 
 @pytest.mark.runbook("http-high-latency")
 @pytest.mark.requires("max_latency_ms")
-def test_latency(http_service: Target, http_response: HttpResponse) -> None:
+def test_latency(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health endpoint answers within `max_latency_ms`."""
-    limit = http_service.spec.max_latency_ms
+    limit = setting(http_service.spec.max_latency_ms, "max_latency_ms")
     require(http_response, f"no latency to measure (max {limit:g} ms)")
-    if http_response.elapsed_ms > limit:
+    if (http_response.elapsed_ms or 0) > limit:
         fail(
             f"{http_response.url} answered in {http_response.elapsed_ms:.0f} ms (max {limit:g} ms)"
         )
@@ -65,7 +66,9 @@ def test_latency(http_service: Target, http_response: HttpResponse) -> None:
 
 @pytest.mark.runbook("http-component-degraded")
 @pytest.mark.requires("detailed_url")
-def test_components_healthy(http_service: Target, http_components: ComponentReport) -> None:
+def test_components_healthy(
+    http_service: Target[HttpService], http_components: ComponentReport
+) -> None:
     """Every component of the detailed health report is healthy."""
     url = http_components.response.url
     require(http_components, f"detailed report {url} could not be read")

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from vigil.expect import fail
-from vigil.kube_checks import (
+from vigil.families.kubernetes.findings import (
     BAD_START_REASONS,
     CRASH_LOOP,
     PRESSURE_CONDITIONS,
@@ -25,7 +25,8 @@ from vigil.kube_checks import (
     unready_pods,
     values,
 )
-from vigil.probes.kubernetes import ClusterState, NamespaceObjects
+from vigil.families.kubernetes.probe import ClusterState, NamespaceObjects
+from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.targets import Target
 
 # Remediation placeholders by the kind of object an event is about.
@@ -35,7 +36,9 @@ TEMPLATE_KEYS = {"persistentvolumeclaim": "pvc", "horizontalpodautoscaler": "hpa
 
 
 @pytest.mark.runbook("pod-crash-looping")
-def test_no_crash_looping_pods(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_no_crash_looping_pods(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No container waits in CrashLoopBackOff."""
     need(k8s_objects, "pods")
     found = [
@@ -54,7 +57,9 @@ def test_no_crash_looping_pods(k8s_namespace: Target, k8s_objects: NamespaceObje
 
 
 @pytest.mark.runbook("pod-cannot-start")
-def test_pods_can_start(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_pods_can_start(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No container is stuck on an image, configuration or start error."""
     need(k8s_objects, "pods")
     found = [
@@ -67,7 +72,9 @@ def test_pods_can_start(k8s_namespace: Target, k8s_objects: NamespaceObjects) ->
 
 
 @pytest.mark.runbook("pod-oom-killed")
-def test_no_recent_oom_kills(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_no_recent_oom_kills(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No container was OOM-killed within `event_window_min` (default 30 min)."""
     need(k8s_objects, "pods")
     window = k8s_namespace.spec.event_window_min
@@ -90,7 +97,9 @@ def test_no_recent_oom_kills(k8s_namespace: Target, k8s_objects: NamespaceObject
 
 
 @pytest.mark.runbook("pod-restarts-high")
-def test_restarts_below_limit(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_restarts_below_limit(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No container restarted more than `max_restarts` times (default 5, Popeye's default)."""
     need(k8s_objects, "pods")
     limit = k8s_namespace.spec.max_restarts
@@ -110,7 +119,9 @@ def test_restarts_below_limit(k8s_namespace: Target, k8s_objects: NamespaceObjec
 
 
 @pytest.mark.runbook("pod-pending")
-def test_no_pods_pending(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_no_pods_pending(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No pod stays Pending longer than `pending_grace_s` (default 300 s)."""
     need(k8s_objects, "pods")
     grace = k8s_namespace.spec.pending_grace_s
@@ -131,7 +142,9 @@ def test_no_pods_pending(k8s_namespace: Target, k8s_objects: NamespaceObjects) -
 
 
 @pytest.mark.runbook("pod-failed")
-def test_no_failed_pods(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_no_failed_pods(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No pod (outside Jobs, which job-failed covers) is Failed or Evicted."""
     need(k8s_objects, "pods")
     found = [
@@ -143,7 +156,9 @@ def test_no_failed_pods(k8s_namespace: Target, k8s_objects: NamespaceObjects) ->
 
 
 @pytest.mark.runbook("pod-not-ready")
-def test_running_pods_ready(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_running_pods_ready(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Running pods are Ready within `pending_grace_s`; no pod is in phase Unknown. Pods already
     crash-looping or unable to start are reported by those checks, not again here."""
     need(k8s_objects, "pods")
@@ -168,7 +183,9 @@ def test_running_pods_ready(k8s_namespace: Target, k8s_objects: NamespaceObjects
 
 
 @pytest.mark.runbook("deployment-replicas-unavailable")
-def test_deployments_available(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_deployments_available(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every Deployment has as many available replicas as it wants."""
     need(k8s_objects, "deployments")
     found = [
@@ -186,7 +203,9 @@ def test_deployments_available(k8s_namespace: Target, k8s_objects: NamespaceObje
 
 
 @pytest.mark.runbook("rollout-stuck")
-def test_rollouts_progressing(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_rollouts_progressing(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No Deployment rollout has exceeded its progress deadline."""
     need(k8s_objects, "deployments")
     found = []
@@ -202,7 +221,9 @@ def test_rollouts_progressing(k8s_namespace: Target, k8s_objects: NamespaceObjec
 
 
 @pytest.mark.runbook("statefulset-replicas-unavailable")
-def test_statefulsets_ready(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_statefulsets_ready(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every StatefulSet has as many ready replicas as it wants."""
     need(k8s_objects, "statefulsets")
     found = [
@@ -220,7 +241,9 @@ def test_statefulsets_ready(k8s_namespace: Target, k8s_objects: NamespaceObjects
 
 
 @pytest.mark.runbook("hpa-at-max-replicas")
-def test_autoscalers_below_max(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_autoscalers_below_max(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No HorizontalPodAutoscaler runs at its maximum (when its maximum exceeds its minimum)."""
     need(k8s_objects, "horizontalpodautoscalers")
     found = []
@@ -240,7 +263,9 @@ def test_autoscalers_below_max(k8s_namespace: Target, k8s_objects: NamespaceObje
 
 
 @pytest.mark.runbook("hpa-at-max-replicas")
-def test_autoscalers_have_metrics(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_autoscalers_have_metrics(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every HorizontalPodAutoscaler can read its metrics (ScalingActive is not False)."""
     need(k8s_objects, "horizontalpodautoscalers")
     found = []
@@ -253,7 +278,9 @@ def test_autoscalers_have_metrics(k8s_namespace: Target, k8s_objects: NamespaceO
 
 
 @pytest.mark.runbook("job-failed")
-def test_jobs_not_failed(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_jobs_not_failed(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No Job has failed, unless a later run of the same CronJob succeeded."""
     need(k8s_objects, "jobs")
     found = []
@@ -278,7 +305,9 @@ def test_jobs_not_failed(k8s_namespace: Target, k8s_objects: NamespaceObjects) -
 
 
 @pytest.mark.runbook("service-no-endpoints")
-def test_services_have_endpoints(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_services_have_endpoints(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every Service with a selector has at least one ready endpoint."""
     need(k8s_objects, "services", "endpoints")
     found = [
@@ -294,7 +323,9 @@ def test_services_have_endpoints(k8s_namespace: Target, k8s_objects: NamespaceOb
 
 
 @pytest.mark.runbook("pvc-not-bound")
-def test_claims_bound(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_claims_bound(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every PersistentVolumeClaim is Bound (one waiting for its first consumer is fine)."""
     need(k8s_objects, "persistentvolumeclaims")
     found = [
@@ -310,7 +341,9 @@ def test_claims_bound(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> N
 
 
 @pytest.mark.runbook("kubernetes-warning-events")
-def test_no_recent_warning_events(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_no_recent_warning_events(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No Warning event within `event_window_min` (default 30 min); summarised by reason and
     object."""
     need(k8s_objects, "events")
@@ -343,7 +376,9 @@ def test_no_recent_warning_events(k8s_namespace: Target, k8s_objects: NamespaceO
 
 
 @pytest.mark.runbook("node-not-ready")
-def test_nodes_ready(k8s_cluster: Target, k8s_cluster_state: ClusterState) -> None:
+def test_nodes_ready(
+    k8s_cluster: Target[KubernetesSection], k8s_cluster_state: ClusterState
+) -> None:
     """Every schedulable node is Ready (cordoned nodes are someone's deliberate choice)."""
     need(k8s_cluster_state, "nodes")
     bad = [n for n in k8s_cluster_state.nodes if n.ready.status != "True" and not n.unschedulable]
@@ -357,7 +392,9 @@ def test_nodes_ready(k8s_cluster: Target, k8s_cluster_state: ClusterState) -> No
 
 
 @pytest.mark.runbook("node-pressure")
-def test_nodes_without_pressure(k8s_cluster: Target, k8s_cluster_state: ClusterState) -> None:
+def test_nodes_without_pressure(
+    k8s_cluster: Target[KubernetesSection], k8s_cluster_state: ClusterState
+) -> None:
     """No node reports MemoryPressure, DiskPressure, PIDPressure or NetworkUnavailable."""
     need(k8s_cluster_state, "nodes")
     bad = [

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.kube_checks import (
+from vigil.families.kubernetes.findings import (
     Finding,
     days_left,
     fail_findings,
     need,
     readers,
 )
-from vigil.probes.kube_secrets import SecretSummary
-from vigil.probes.kubernetes import NamespaceObjects
+from vigil.families.kubernetes.probe import NamespaceObjects
+from vigil.families.kubernetes.secrets import SecretSummary
+from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.targets import Target
 
 
 @pytest.mark.runbook("secret-missing")
 @pytest.mark.requires("required_secrets")
-def test_required_secrets_present(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_required_secrets_present(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every secret in `required_secrets` (`name`, or `namespace/name` for one namespace only)
     exists with every listed key (key names only)."""
     need(k8s_objects, "secrets")
@@ -45,7 +48,9 @@ def test_required_secrets_present(k8s_namespace: Target, k8s_objects: NamespaceO
 
 @pytest.mark.runbook("secret-inconsistent")
 @pytest.mark.requires("shared_keys")
-def test_shared_secrets_consistent(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_shared_secrets_consistent(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """A key shared by several secrets (`shared_secret_keys`, or a key required in more than one
     secret) has the same value in each; compared by salted digest, values are never shown."""
     keys = k8s_namespace.spec.shared_keys
@@ -70,7 +75,9 @@ def test_shared_secrets_consistent(k8s_namespace: Target, k8s_objects: Namespace
 
 
 @pytest.mark.runbook("tls-secret-expiring")
-def test_tls_secrets_not_expiring(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_tls_secrets_not_expiring(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """No TLS secret's certificate expires within `warn_days` (default 30) but beyond
     `critical_days`; an unreadable tls.crt fails here too."""
     need(k8s_objects, "secrets")
@@ -90,7 +97,7 @@ def test_tls_secrets_not_expiring(k8s_namespace: Target, k8s_objects: NamespaceO
 
 @pytest.mark.runbook("tls-secret-expiring-soon")
 def test_tls_secrets_not_expiring_soon(
-    k8s_namespace: Target, k8s_objects: NamespaceObjects
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
 ) -> None:
     """No TLS secret's certificate expires within `critical_days` (default 7) or has expired."""
     need(k8s_objects, "secrets")
@@ -117,7 +124,9 @@ def _expiring(
 
 
 @pytest.mark.runbook("certificate-not-ready")
-def test_certificates_ready(k8s_namespace: Target, k8s_objects: NamespaceObjects) -> None:
+def test_certificates_ready(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
     """Every cert-manager Certificate is Ready (skipped where cert-manager is not installed)."""
     need(k8s_objects, "certificates")
     if k8s_objects.certificates is None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.expect import fail, percent, require
-from vigil.probes.postgres import AssertionResult, DatabaseStatus, Session
+from vigil.expect import fail, percent, require, setting
+from vigil.families.postgres.probe import AssertionResult, DatabaseStatus, Session
+from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
 from vigil.targets import Target
 
 MAX_EVIDENCE = 10
@@ -29,7 +30,7 @@ def _pids(sessions: list[Session]) -> str:
 
 
 @pytest.mark.runbook("database-unreachable")
-def test_database_reachable(database: Target, pg_status: DatabaseStatus) -> None:
+def test_database_reachable(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
     """`select 1` works: the server accepts a session and answers within the timeout."""
     if pg_status.error:
         fail(f"{pg_status.dsn}: {pg_status.error}", evidence=[f"timeout: {database.timeout_s:g} s"])
@@ -37,7 +38,7 @@ def test_database_reachable(database: Target, pg_status: DatabaseStatus) -> None
 
 @pytest.mark.runbook("database-primary-read-only")
 @pytest.mark.requires("role", "primary")
-def test_primary_writable(database: Target, pg_status: DatabaseStatus) -> None:
+def test_primary_writable(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
     """A database declared `role: primary` is not in recovery and not switched to read-only."""
     require(pg_status, "cannot tell whether the primary accepts writes")
     if pg_status.read_only_reason:
@@ -49,7 +50,7 @@ def test_primary_writable(database: Target, pg_status: DatabaseStatus) -> None:
 
 @pytest.mark.runbook("database-replica-lag")
 @pytest.mark.requires("role", "replica")
-def test_replica_lag(database: Target, pg_status: DatabaseStatus) -> None:
+def test_replica_lag(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
     """A database declared `role: replica` replays within `max_replica_lag_s` of the primary."""
     limit = database.spec.max_replica_lag_s
     require(pg_status, f"no replay lag to measure (max {limit:g} s)")
@@ -60,7 +61,9 @@ def test_replica_lag(database: Target, pg_status: DatabaseStatus) -> None:
         fail(f"replica replays {lag:.1f} s behind the primary (max {limit:g} s)", lag_s=lag)
 
 
-def _connection_usage(database: Target, status: DatabaseStatus, limit: float) -> None:
+def _connection_usage(
+    database: Target[PostgresTarget], status: DatabaseStatus, limit: float
+) -> None:
     __tracebackhide__ = True
     require(status, f"no connection count (max {percent(limit)})")
     _sees_every_session(status)
@@ -81,19 +84,25 @@ def _connection_usage(database: Target, status: DatabaseStatus, limit: float) ->
 
 
 @pytest.mark.runbook("database-connection-usage-high")
-def test_connection_usage_warning(database: Target, pg_status: DatabaseStatus) -> None:
+def test_connection_usage_warning(
+    database: Target[PostgresTarget], pg_status: DatabaseStatus
+) -> None:
     """Client connections stay below `max_connection_usage` (default 80%) of usable slots."""
     _connection_usage(database, pg_status, database.spec.max_connection_usage)
 
 
 @pytest.mark.runbook("database-connection-pool-exhaustion")
-def test_connection_usage_critical(database: Target, pg_status: DatabaseStatus) -> None:
+def test_connection_usage_critical(
+    database: Target[PostgresTarget], pg_status: DatabaseStatus
+) -> None:
     """Client connections stay below `critical_connection_usage` (default 95%) of usable slots."""
     _connection_usage(database, pg_status, database.spec.critical_connection_usage)
 
 
 @pytest.mark.runbook("database-long-running-queries")
-def test_no_long_running_queries(database: Target, pg_status: DatabaseStatus) -> None:
+def test_no_long_running_queries(
+    database: Target[PostgresTarget], pg_status: DatabaseStatus
+) -> None:
     """No query has been active for longer than `long_query_s` (default 300 s)."""
     limit = database.spec.long_query_s
     require(pg_status, f"no sessions to inspect (max {limit:g} s per query)")
@@ -117,7 +126,7 @@ def test_no_long_running_queries(database: Target, pg_status: DatabaseStatus) ->
 
 
 @pytest.mark.runbook("database-idle-in-transaction")
-def test_no_idle_transactions(database: Target, pg_status: DatabaseStatus) -> None:
+def test_no_idle_transactions(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
     """No session sits idle in a transaction for longer than `idle_in_transaction_s`."""
     limit = database.spec.idle_in_transaction_s
     require(pg_status, f"no sessions to inspect (max {limit:g} s idle in transaction)")
@@ -144,7 +153,7 @@ def test_no_idle_transactions(database: Target, pg_status: DatabaseStatus) -> No
 
 
 @pytest.mark.runbook("database-blocked-queries")
-def test_no_blocked_queries(database: Target, pg_status: DatabaseStatus) -> None:
+def test_no_blocked_queries(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
     """No query has waited on another session's lock for longer than `lock_wait_s`."""
     limit = database.spec.lock_wait_s
     require(pg_status, f"no sessions to inspect (max {limit:g} s waiting on a lock)")
@@ -177,9 +186,9 @@ def test_no_blocked_queries(database: Target, pg_status: DatabaseStatus) -> None
 
 @pytest.mark.runbook("database-slow-statements")
 @pytest.mark.requires("max_mean_statement_ms")
-def test_statements_fast(database: Target, pg_status: DatabaseStatus) -> None:
+def test_statements_fast(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
     """No statement of this database averages more than `max_mean_statement_ms`."""
-    limit = database.spec.max_mean_statement_ms
+    limit = setting(database.spec.max_mean_statement_ms, "max_mean_statement_ms")
     require(pg_status, f"no statement statistics (max {limit:g} ms mean)")
     if pg_status.statements_unavailable:
         pytest.skip(pg_status.statements_unavailable)
@@ -193,7 +202,7 @@ def test_statements_fast(database: Target, pg_status: DatabaseStatus) -> None:
 
 
 @pytest.mark.runbook("data-assertion-failed")
-def test_data_assertion(sql_assertion: Target, pg_assertion: AssertionResult) -> None:
+def test_data_assertion(sql_assertion: Target[SqlAssertion], pg_assertion: AssertionResult) -> None:
     """A user-defined read-only query returns a number within its `min`/`max`."""
     bounds = sql_assertion.spec
     require(pg_assertion, f"assertion {bounds.name} could not be evaluated")

@@ -10,14 +10,17 @@ from __future__ import annotations
 import pytest
 
 from vigil.expect import fail, require
-from vigil.probes.prometheus import QueryResult, ServerHealth
+from vigil.families.prometheus.probe import QueryResult, ServerHealth
+from vigil.families.prometheus.spec import PrometheusRule, PrometheusSection
 from vigil.targets import Target
 
 TOP_SERIES = 5
 
 
 @pytest.mark.runbook("prometheus-unavailable")
-def test_prometheus_up(prometheus_server: Target, prometheus_health: ServerHealth) -> None:
+def test_prometheus_up(
+    prometheus_server: Target[PrometheusSection], prometheus_health: ServerHealth
+) -> None:
     """`/-/healthy` and `/-/ready` both answer 200."""
     if prometheus_health.error:
         fail(f"Prometheus at {prometheus_health.url} is unreachable: {prometheus_health.error}")
@@ -36,7 +39,9 @@ def test_prometheus_up(prometheus_server: Target, prometheus_health: ServerHealt
 
 
 @pytest.mark.runbook("prometheus-rule-breached")
-def test_prometheus_rule(prometheus_rule: Target, prometheus_result: QueryResult) -> None:
+def test_prometheus_rule(
+    prometheus_rule: Target[PrometheusRule], prometheus_result: QueryResult
+) -> None:
     """The rule's instant query returns data, and every series is within `min`/`max`."""
     rule = prometheus_rule.spec
     require(

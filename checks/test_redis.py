@@ -12,8 +12,9 @@ import warnings
 
 import pytest
 
-from vigil.expect import NotEvaluated, fail, percent, require
-from vigil.probes.redis import RedisStatus
+from vigil.expect import NotEvaluated, fail, percent, require, setting
+from vigil.families.redis.probe import RedisStatus
+from vigil.families.redis.spec import RedisTarget
 from vigil.targets import Target
 
 ACL = "deploy/redis-acl.conf"
@@ -48,7 +49,7 @@ def _observed(status: RedisStatus, what: str) -> None:
 
 
 @pytest.mark.runbook("redis-down")
-def test_ping(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_ping(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """Redis answers PING (not refused, not timing out, credentials accepted, not LOADING)."""
     if redis_status.error:
         fail(
@@ -65,9 +66,9 @@ def test_ping(redis_server: Target, redis_status: RedisStatus) -> None:
 
 @pytest.mark.runbook("redis-high-latency")
 @pytest.mark.requires("max_latency_ms")
-def test_ping_latency(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_ping_latency(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """The median PING round trip over several pings stays within `max_latency_ms`."""
-    limit = redis_server.spec.max_latency_ms
+    limit = setting(redis_server.spec.max_latency_ms, "max_latency_ms")
     require(redis_status, f"no latency to measure (max {limit:g} ms)")
     median = redis_status.median_ping_ms
     if median is None:
@@ -89,7 +90,7 @@ def test_ping_latency(redis_server: Target, redis_status: RedisStatus) -> None:
 
 
 @pytest.mark.runbook("redis-memory-pressure")
-def test_memory_usage(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_memory_usage(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """used_memory stays below `max_memory_usage` of maxmemory (default 90%); without a
     maxmemory limit, below that share of the host's total_system_memory."""
     ceiling = redis_server.spec.max_memory_usage
@@ -137,7 +138,7 @@ def test_memory_usage(redis_server: Target, redis_status: RedisStatus) -> None:
 
 
 @pytest.mark.runbook("redis-evictions")
-def test_no_evictions(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_no_evictions(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """No key was evicted (evicted_keys, cumulative since start, is 0)."""
     _observed(redis_status, "evictions unknown")
     evicted = redis_status.integer("evicted_keys") or 0
@@ -157,7 +158,9 @@ def test_no_evictions(redis_server: Target, redis_status: RedisStatus) -> None:
 
 
 @pytest.mark.runbook("redis-rejected-connections")
-def test_no_rejected_connections(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_no_rejected_connections(
+    redis_server: Target[RedisTarget], redis_status: RedisStatus
+) -> None:
     """No client connection was rejected (rejected_connections, cumulative since start, is 0)."""
     _observed(redis_status, "rejected connections unknown")
     rejected = redis_status.integer("rejected_connections") or 0
@@ -172,7 +175,7 @@ def test_no_rejected_connections(redis_server: Target, redis_status: RedisStatus
 
 
 @pytest.mark.runbook("redis-clients-saturated")
-def test_client_connections(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_client_connections(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """connected_clients stays below `max_clients_usage` of maxclients (default 90%)."""
     ceiling = redis_server.spec.max_clients_usage
     _observed(redis_status, "client connections unknown")
@@ -197,7 +200,7 @@ def test_client_connections(redis_server: Target, redis_status: RedisStatus) -> 
 
 
 @pytest.mark.runbook("redis-persistence-failing")
-def test_persistence(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_persistence(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """The last RDB save, and with AOF on the last AOF write and rewrite, succeeded; with
     `max_save_age_h`, unsaved changes are not older than that."""
     _observed(redis_status, "persistence status unknown")
@@ -241,7 +244,7 @@ def test_persistence(redis_server: Target, redis_status: RedisStatus) -> None:
 
 @pytest.mark.runbook("redis-replication-broken")
 @pytest.mark.requires("role")
-def test_replication(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_replication(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """A `role: replica` has its link to the primary up; a `role: primary` is a primary with at
     least `min_replicas` replicas connected."""
     expected = redis_server.spec.role
@@ -283,7 +286,7 @@ def test_replication(redis_server: Target, redis_status: RedisStatus) -> None:
 
 @pytest.mark.runbook("redis-queue-backlog")
 @pytest.mark.requires("queues")
-def test_queue_lengths(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_queue_lengths(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """Every configured queue (a list) is at or below its ceiling (`queues: {name: max}`)."""
     ceilings = redis_server.spec.queues
     require(redis_status, "queue lengths unknown")
@@ -318,9 +321,9 @@ def test_queue_lengths(redis_server: Target, redis_status: RedisStatus) -> None:
 
 @pytest.mark.runbook("redis-keyspace-empty")
 @pytest.mark.requires("min_keys")
-def test_key_count(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_key_count(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """The selected database holds at least `min_keys` keys (e.g. a session store)."""
-    wanted = redis_server.spec.min_keys
+    wanted = setting(redis_server.spec.min_keys, "min_keys")
     require(redis_status, "key count unknown")
     if redis_status.dbsize is None:
         reason = redis_status.denied.get("DBSIZE", "no answer")
@@ -339,10 +342,10 @@ def test_key_count(redis_server: Target, redis_status: RedisStatus) -> None:
 
 @pytest.mark.runbook("redis-cache-hit-ratio-low")
 @pytest.mark.requires("min_cache_hit_ratio")
-def test_cache_hit_ratio(redis_server: Target, redis_status: RedisStatus) -> None:
+def test_cache_hit_ratio(redis_server: Target[RedisTarget], redis_status: RedisStatus) -> None:
     """keyspace_hits / (hits + misses), cumulative since start, is at least
     `min_cache_hit_ratio`."""
-    wanted = redis_server.spec.min_cache_hit_ratio
+    wanted = setting(redis_server.spec.min_cache_hit_ratio, "min_cache_hit_ratio")
     _observed(redis_status, "cache hit ratio unknown")
     hits = redis_status.integer("keyspace_hits") or 0
     misses = redis_status.integer("keyspace_misses") or 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from vigil.expect import fail, require
-from vigil.probes.tls import CertificateObservation
+from vigil.families.tls.probe import CertificateObservation
+from vigil.families.tls.spec import TlsTarget
 from vigil.targets import Target
 
 
@@ -32,7 +33,7 @@ def _expect_days_left(cert: CertificateObservation, limit: float, tier: str) -> 
 
 @pytest.mark.runbook("certificate-expiring")
 def test_certificate_not_expiring(
-    certificate: Target, tls_certificate: CertificateObservation
+    certificate: Target[TlsTarget], tls_certificate: CertificateObservation
 ) -> None:
     """More than `warn_days` (default 30) left before the served certificate expires."""
     _expect_days_left(tls_certificate, certificate.spec.warn_days, "warning")
@@ -40,7 +41,7 @@ def test_certificate_not_expiring(
 
 @pytest.mark.runbook("certificate-expiring-soon")
 def test_certificate_not_expiring_soon(
-    certificate: Target, tls_certificate: CertificateObservation
+    certificate: Target[TlsTarget], tls_certificate: CertificateObservation
 ) -> None:
     """More than `critical_days` (default 7) left before the served certificate expires."""
     _expect_days_left(tls_certificate, certificate.spec.critical_days, "critical")
@@ -48,7 +49,7 @@ def test_certificate_not_expiring_soon(
 
 @pytest.mark.runbook("certificate-expired")
 def test_certificate_not_expired(
-    certificate: Target, tls_certificate: CertificateObservation
+    certificate: Target[TlsTarget], tls_certificate: CertificateObservation
 ) -> None:
     """The served certificate's notAfter is in the future."""
     require(tls_certificate, f"no certificate read from {tls_certificate.endpoint}")
@@ -62,7 +63,9 @@ def test_certificate_not_expired(
 
 
 @pytest.mark.runbook("certificate-untrusted")
-def test_certificate_trusted(certificate: Target, tls_certificate: CertificateObservation) -> None:
+def test_certificate_trusted(
+    certificate: Target[TlsTarget], tls_certificate: CertificateObservation
+) -> None:
     """A client would trust the certificate: the chain verifies against the system trust store
     (or the target's `ca_bundle`) and, as every TLS client also requires, it is valid for the
     name clients connect to (the name alone is judged by the next check)."""
@@ -88,7 +91,7 @@ def test_certificate_trusted(certificate: Target, tls_certificate: CertificateOb
 
 @pytest.mark.runbook("certificate-hostname-mismatch")
 def test_certificate_matches_hostname(
-    certificate: Target, tls_certificate: CertificateObservation
+    certificate: Target[TlsTarget], tls_certificate: CertificateObservation
 ) -> None:
     """The certificate's subject alternative names include the name clients connect to."""
     require(tls_certificate, f"no certificate read from {tls_certificate.endpoint}")

@@ -9,7 +9,6 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -79,25 +78,11 @@ def suite_run(
     timeout: float = 120,
     prefix: Sequence[str] = (),
 ) -> SuiteRun:
-    """Run `pytest checks ARGS` in a subprocess from the project root, as a user would
-    (`prefix` wraps the command, e.g. to run it in a network namespace)."""
-    number = len(list(directory.glob("junit-*")))
-    junit = directory / f"junit-{number}.xml"
-    report_dir = directory / f"reports-{number}"
-    command = [
-        *prefix,
-        sys.executable,
-        "-m",
-        "pytest",
-        "checks",
-        "-p",
-        "no:cacheprovider",
-        f"--junitxml={junit}",
-        f"--report-dir={report_dir}",
-        "-o",
-        "junit_logging=no",
-        *args,
-    ]
+    """Run `pytest checks ARGS` in a process of its own from the project root, as a user
+    would: the one runner for tests about the process (its exit, its time, signals, the
+    sandbox it starts); `prefix` wraps the command, e.g. to run it in a network namespace."""
+    common, junit, report_dir = suite_args(directory)
+    command = [*prefix, sys.executable, "-m", "pytest", "checks", *common, *args]
     started = time.monotonic()
     result = subprocess.run(
         command,
@@ -113,10 +98,54 @@ def suite_run(
     return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds, report_dir)
 
 
+def suite_args(directory: Path) -> tuple[list[str], Path, Path]:
+    """The arguments every test run of the suite takes, its JUnit file and report directory."""
+    number = len(list(directory.glob("junit-*")))
+    junit = directory / f"junit-{number}.xml"
+    report_dir = directory / f"reports-{number}"
+    args = [
+        "-p",
+        "no:cacheprovider",
+        f"--junitxml={junit}",
+        f"--report-dir={report_dir}",
+        "-o",
+        "junit_logging=no",
+    ]
+    return args, junit, report_dir
+
+
 @pytest.fixture
-def run_suite(tmp_path: Path) -> Callable[..., SuiteRun]:
-    """`suite_run` in this test's temporary directory."""
-    return partial(suite_run, tmp_path)
+def run_suite(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., SuiteRun]:
+    """`pytest checks ARGS` run in this process (pytester), as a user would run it, with
+    `env` added to the process environment; `prefix` (a network namespace, say) needs a
+    process of its own and gets one (`suite_run`)."""
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        prefix: Sequence[str] = (),
+    ) -> SuiteRun:
+        if prefix:
+            return suite_run(pytester.path, *args, env=env, timeout=timeout, prefix=prefix)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        common, junit, report_dir = suite_args(pytester.path)
+        started = time.monotonic()
+        result = pytester.runpytest_inprocess(
+            str(ROOT / "checks"), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
+            *common, *args,
+        )  # fmt: skip
+        seconds = time.monotonic() - started
+        for name in env or {}:
+            monkeypatch.delenv(name)
+        output = result.stdout.str() + "\n" + result.stderr.str()
+        tree = ET.parse(junit).getroot() if junit.exists() else None
+        return SuiteRun(int(result.ret), output, tree, seconds, report_dir)
+
+    return run
 
 
 def write_env(tmp_path: Path, name: str, text: str) -> Path:

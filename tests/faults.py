@@ -26,7 +26,7 @@ from tests.conftest import SuiteRun, suite_run
 from tests.pg import Cluster, shared_cluster
 from tests.redisserver import RedisFarm
 from tests.servers import Endpoint, HttpServer, SilentPort
-from vigil.probes.kube_standin import KubeStandIn
+from vigil.kube_standin import KubeStandIn
 from vigil.sandbox.tls_endpoint import IssuedCertificate, TlsServer
 
 NAMESPACE = "shop"

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 import yaml
 
+from tests.probing import targets_of
 from vigil.environment import load_environment
 from vigil.sandbox.postgres import (
     DEMO_DATA,
@@ -30,7 +31,7 @@ from vigil.sandbox.postgres import (
     PostgresServer,
     Sessions,
 )
-from vigil.targets import Target, targets_for
+from vigil.targets import Target
 
 TEMPLATE = "vigil_template"
 NO_STATS_ROLE = "vigil_nostats"  # may log in, lacks pg_monitor: sees only its own sessions
@@ -140,8 +141,8 @@ def load_targets(path: Path) -> tuple[list[Target], list[Target]]:
     """The database targets and the SQL assertion targets of one environment file."""
     environment = load_environment(path, {})
     return (
-        targets_for("database", [environment]),
-        targets_for("sql_assertion", [environment]),
+        targets_of("database", environment),
+        targets_of("sql_assertion", environment),
     )
 
 

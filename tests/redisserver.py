@@ -20,10 +20,11 @@ from typing import Any
 
 import redis
 
+from tests.probing import targets_of
 from tests.servers import SilentPort
-from vigil.environment import Environment, EnvironmentSpec
+from vigil.environment import build_environment
 from vigil.sandbox.redis import RedisServer, fill_cache
-from vigil.targets import Target, targets_for
+from vigil.targets import Target
 
 
 class RedisFarm:
@@ -246,11 +247,9 @@ def _wait_for_clients(connection: socket.socket, count: int) -> None:
 
 def redis_target(url: str, timeout_s: float = 2, **settings: Any) -> Target:
     """A Redis target as an environment file would give it."""
-    spec = EnvironmentSpec.model_validate(
-        {"timeout_s": timeout_s, "redis": [{"name": "cache", "url": url, **settings}]}
-    )
-    environment = Environment(name="test", source="test.yaml", spec=spec)
-    return targets_for("redis_server", [environment])[0]
+    settings = {"timeout_s": timeout_s, "redis": [{"name": "cache", "url": url, **settings}]}
+    environment = build_environment(settings, {}, "test.yaml", "test")
+    return targets_of("redis_server", environment)[0]
 
 
 def admin(server: RedisServer) -> redis.Redis:

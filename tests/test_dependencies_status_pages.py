@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SuiteRun, write_env
+from tests.probing import load_targets
 from tests.servers import Endpoint, HttpServer, free_port
-from tests.vigil_targets import load_targets
-from vigil.probes.status_pages import ProviderStatus, observe_page
+from vigil.families.dependencies.probe import ProviderStatus, observe_page
 from vigil.sandbox.status_page import (
     INCIDENT_NAME,
     StatusPageServer,

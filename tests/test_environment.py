@@ -8,7 +8,7 @@ import pytest
 
 from vigil.environment import expand_variables, load_environment
 from vigil.errors import ConfigError
-from vigil.plugin import resolve_environment_paths
+from vigil.plugin.configure import resolve_environment_paths
 
 FULL_V1 = """
 name: production

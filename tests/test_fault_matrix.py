@@ -53,7 +53,7 @@ from tests.faults import (
     write_environments,
 )
 from tests.servers import Endpoint, free_port
-from vigil.probes.kube_api import CERT_MANAGER, RESOURCES
+from vigil.kube_standin.api import CERT_MANAGER, RESOURCES
 from vigil.sandbox.kube_tls import certificate
 from vigil.sandbox.postgres import MONITOR_ROLE
 from vigil.sandbox.tls_endpoint import CertificateAuthority, in_days

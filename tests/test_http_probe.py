@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
-from vigil.probes.http import fetch, parse_components
+from vigil.families.http.probe import fetch, parse_components
 
 Start = Callable[..., HttpServer]
 

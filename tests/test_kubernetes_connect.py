@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 from tests.conftest import SuiteRun, write_env
+from tests.probing import targets_of
 from tests.servers import free_port
 from vigil.environment import load_environment
-from vigil.probes import kube_client, kubernetes
-from vigil.targets import targets_for
+from vigil.families.kubernetes import client as kube_client
+from vigil.families.kubernetes import probe as kubernetes
 
 
 @pytest.fixture
@@ -79,8 +80,8 @@ def test_one_attempt_per_environment_and_close_does_not_wait(
         "  namespaces: [shop, ops]\n",
     )
     environment = load_environment(env, {})
-    namespaces = targets_for("k8s_namespace", [environment])
-    cluster = targets_for("k8s_cluster", [environment])[0]
+    namespaces = targets_of("k8s_namespace", environment)
+    cluster = targets_of("k8s_cluster", environment)[0]
     started = time.monotonic()
     with ThreadPoolExecutor(3) as pool:
         looks = [pool.submit(kubernetes.observe_namespace, t) for t in namespaces]

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_env
+from tests.probing import targets_of
 from tests.servers import SilentPort, free_port
 from vigil.environment import load_environment
-from vigil.probes import kube_client, kubernetes
-from vigil.probes.kube_snapshot import load_snapshot
-from vigil.probes.kube_standin import KubeStandIn, load_objects
-from vigil.targets import Target, targets_for
+from vigil.families.kubernetes import client as kube_client
+from vigil.families.kubernetes import probe as kubernetes
+from vigil.families.kubernetes.snapshot import load_snapshot
+from vigil.kube_standin import KubeStandIn, load_objects
+from vigil.targets import Target
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kubernetes" / "shop-incident.yaml"
 SENTINELS = ("sentinel-jwt-3f9a1c7e55", "sentinel-jwt-b7e2d4a0c1", "sentinel-paykey-91d0e6f2ab")
@@ -48,7 +50,7 @@ def target(tmp_path: Path, section: str, kind: str = "k8s_namespace", name: str 
     path = write_env(tmp_path, "k8s", f"timeout_s: 1\nkubernetes:\n{section}")
     environment = load_environment(path, {})
     return next(
-        t for t in targets_for(kind, [environment]) if kind != "k8s_namespace" or t.name == name
+        t for t in targets_of(kind, environment) if kind != "k8s_namespace" or t.name == name
     )
 
 

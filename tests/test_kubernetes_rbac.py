@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from vigil.probes.kube_client import CLUSTER, NAMESPACED
+from vigil.families.kubernetes.client import CLUSTER, NAMESPACED
 
 RBAC = Path(__file__).resolve().parent.parent / "deploy" / "rbac.yaml"
 

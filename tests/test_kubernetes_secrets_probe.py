@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import trustme
 
-from vigil.probes.kube_secrets import TLS_TYPE, digest, read_secret
+from vigil.families.kubernetes.secrets import TLS_TYPE, digest, read_secret
 
 
 def encoded(value: bytes) -> str:

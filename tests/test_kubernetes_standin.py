@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from vigil.probes.kube_standin import KubeStandIn, load_objects
+from vigil.kube_standin import KubeStandIn, load_objects
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kubernetes" / "shop-incident.yaml"
 

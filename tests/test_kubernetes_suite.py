@@ -14,8 +14,8 @@ import trustme
 import yaml
 
 from tests.conftest import SuiteRun, write_env
-from vigil.probes.kube_snapshot import load_snapshot
-from vigil.probes.kube_standin import KubeStandIn, load_objects
+from vigil.families.kubernetes.snapshot import load_snapshot
+from vigil.kube_standin import KubeStandIn, load_objects
 from vigil.sandbox.kubernetes import cluster_objects
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kubernetes" / "shop-incident.yaml"

@@ -8,8 +8,9 @@ import pytest
 
 from tests.conftest import write_env
 from tests.pg import EXAMPLE
-from vigil.environment import PostgresTarget, load_environment
+from vigil.environment import load_environment
 from vigil.errors import ConfigError
+from vigil.families.postgres.spec import PostgresTarget
 from vigil.runbook import load_catalog
 
 DSNS = {

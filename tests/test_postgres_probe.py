@@ -24,8 +24,8 @@ from tests.pg import (
 )
 from tests.pg import shared_cluster as _shared_cluster
 from tests.servers import SilentPort, free_port
-from vigil.probes import postgres
-from vigil.probes.postgres import AssertionResult, DatabaseStatus
+from vigil.families.postgres import probe as postgres
+from vigil.families.postgres.probe import AssertionResult, DatabaseStatus
 from vigil.sandbox.postgres import MONITOR_ROLE
 from vigil.targets import Target
 

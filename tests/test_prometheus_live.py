@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SuiteRun, write_env
+from tests.probing import load_targets
 from tests.prometheus_stack import Stack, monitoring_stack
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
-from tests.vigil_targets import load_targets
-from vigil.probes.prometheus import QueryResult, ServerHealth, observe_rule, observe_server
+from vigil.families.prometheus.probe import QueryResult, ServerHealth, observe_rule, observe_server
 
 ERROR_RATIO = (
     'sum(rate(http_requests_total{{job="{job}",code=~"5.."}}[5m]))'

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.vigil_targets import load_targets
-from vigil.environment import PrometheusRule, load_environment
+from tests.probing import load_targets
+from vigil.environment import load_environment
 from vigil.errors import ConfigError
-from vigil.prometheus_presets import PRESETS, expand_presets
+from vigil.families.prometheus.presets import PRESETS, expand_presets
+from vigil.families.prometheus.spec import PrometheusRule
 
 
 def rules(presets: str, tmp_path: Path, extra: str = "") -> dict[str, PrometheusRule]:

@@ -15,7 +15,7 @@ import redis
 import trustme
 
 from tests.redisserver import GarbageServer, RedisFarm, redis_target
-from vigil.probes.redis import TLS_HINT, ReadOnlyRedis, no_client_setinfo, observe_server
+from vigil.families.redis.probe import TLS_HINT, ReadOnlyRedis, no_client_setinfo, observe_server
 from vigil.sandbox.redis import RedisServer
 
 

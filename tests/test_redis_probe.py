@@ -16,7 +16,7 @@ from tests.redisserver import RedisFarm, admin, redis_target
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.environment import load_environment
 from vigil.errors import ConfigError
-from vigil.probes.redis import (
+from vigil.families.redis.probe import (
     ALLOWED_COMMANDS,
     AllowListPacker,
     CommandRefused,

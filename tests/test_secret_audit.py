@@ -49,8 +49,8 @@ from tests.pg import fresh_database, shared_cluster
 from tests.pushgateway import pushgateway, scrape
 from tests.sentinels import AuthServer, Sentinel, basic, find_leaks
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
-from vigil.probes.kube_snapshot import load_snapshot
-from vigil.probes.kube_standin import load_objects
+from vigil.families.kubernetes.snapshot import load_snapshot
+from vigil.kube_standin import load_objects
 from vigil.sandbox.postgres import PostgresServer
 from vigil.sandbox.prometheus import PrometheusServer
 from vigil.sandbox.redis import MONITOR_USER, RedisServer

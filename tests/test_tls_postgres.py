@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.vigil_targets import load_targets
-from vigil.probes.tls import observe_certificate
+from tests.probing import load_targets
+from vigil.families.tls.probe import observe_certificate
 from vigil.sandbox.postgres import PostgresServer
 from vigil.sandbox.tls_endpoint import CertificateAuthority, in_days
 

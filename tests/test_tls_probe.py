@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.probing import load_targets
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
-from tests.vigil_targets import load_targets
-from vigil.probes.tls import CertificateObservation, hostname_matches, observe_certificate
+from vigil.families.tls.probe import CertificateObservation, hostname_matches, observe_certificate
 from vigil.sandbox.tls_endpoint import (
     CertificateAuthority,
     IssuedCertificate,

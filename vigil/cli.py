@@ -20,13 +20,12 @@ import pytest
 import yaml
 
 from vigil import sandbox
-from vigil.environment import load_environment
+from vigil.environment import catalog_problems, load_environment
 from vigil.errors import ConfigError, VigilError
-from vigil.plugin import resolve_environment_paths
-from vigil.prometheus_presets import PRESETS
+from vigil.families.prometheus.presets import PRESETS
+from vigil.plugin.configure import resolve_environment_paths
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
-from vigil.targets import unknown_entries
 
 # The project: the working directory when it holds the suite (an installed package, as in the
 # container image), else the checkout this package lives in.
@@ -170,7 +169,7 @@ def cmd_env_check(args: argparse.Namespace) -> int:
             continue
         try:
             environment = load_environment(path, variables)
-            unknown = unknown_entries(environment, catalog)
+            unknown = catalog_problems(environment, catalog)
             if unknown:
                 raise ConfigError(str(path), unknown)
         except ConfigError as exc:

@@ -8,7 +8,7 @@ the keyword values given here (so a step can name the pod or the pids that were 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NoReturn, Protocol
+from typing import NoReturn, Protocol, TypeVar
 
 import pytest
 
@@ -28,13 +28,6 @@ class CheckFailed(pytest.fail.Exception):  # type: ignore[name-defined,misc]
 
 class NotEvaluated(CheckFailed):
     """The check could not look: the target was unreachable or the probe failed."""
-
-
-# Shown as "unhealthy: <message>" / "not evaluated: <reason>" in pytest's summary lines, the
-# way pytest itself shows "Failed: ..." (it sets the module of its own outcome exceptions so).
-CheckFailed.__module__ = NotEvaluated.__module__ = "builtins"
-CheckFailed.__qualname__ = "unhealthy"
-NotEvaluated.__qualname__ = "not evaluated"
 
 
 class _Observed(Protocol):
@@ -58,3 +51,14 @@ def require(observation: _Observed, what: str) -> None:
 def percent(value: float) -> str:
     """0.9412 -> '94.1%'."""
     return f"{value * 100:.1f}%".replace(".0%", "%")
+
+
+T = TypeVar("T")
+
+
+def setting(value: T | None, name: str) -> T:
+    """A setting the check is collected for (`@pytest.mark.requires(name)`), typed as given."""
+    __tracebackhide__ = True
+    if value is None:  # only when a check forgot its `requires` marker
+        raise NotEvaluated(f"the check needs the setting {name!r}, which this target lacks")
+    return value

@@ -7,8 +7,11 @@ URL (`scheme://user:secret@host`) or a libpq keyword string (`password=secret`) 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
+MIN_SECRET_CHARS = 4
 
 # The password runs to the LAST `@` before the path, as URL parsers read it (`p@ss@host`).
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*):(?P<secret>[^\s/]*)@")
@@ -41,3 +44,35 @@ def redact_url(url: str) -> str:
     if masked == url:
         masked = _URL_TOKEN_ONLY.sub(lambda m: f"{m['head']}{MASK}@", url)
     return redact_text(masked)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def inert(text: str, *, newlines: bool = True) -> str:
+    """Text from a target made harmless for a terminal: control characters (ESC, C1, bell,
+    carriage return...) shown as `\\x1b`-style escapes; newlines and tabs kept if `newlines`."""
+    cleaned = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if not newlines:
+        cleaned = cleaned.replace("\n", " ").replace("\t", " ")
+    return cleaned
+
+
+class Redactor:
+    """Masks what a run must never show: every secret value its environment files brought
+    in (raw and URL-encoded), and the patterns of `redact_text`; and makes target text inert.
+    One per run, applied where text enters a check's record."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if len(secret) < MIN_SECRET_CHARS:
+                continue  # "1" or "on" would mask half the report; patterns still apply
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
+        ordered = sorted(forms, key=len, reverse=True)
+        self._values = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __call__(self, text: str, *, newlines: bool = True) -> str:
+        if self._values is not None:
+            text = self._values.sub(MASK, text)
+        return inert(redact_text(text), newlines=newlines)

@@ -11,19 +11,23 @@ import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vigil.environment import Severity
 from vigil.errors import CatalogError
+from vigil.family import families
+from vigil.settings import SeverityLevel
 
-SYSTEMS = ("http", "kubernetes", "postgres", "redis", "tls", "prometheus", "dependencies", "data")
-System = Literal[
-    "http", "kubernetes", "postgres", "redis", "tls", "prometheus", "dependencies", "data"
-]
-SEVERITIES: tuple[Severity, ...] = ("sev1", "sev2", "sev3", "sev4")
+# Systems of entries that no family observes alone: data-level symptoms, read through SQL
+# assertions or Prometheus rules.
+EXTRA_SYSTEMS = {"data": "data-level symptoms"}
+
+
+def systems() -> dict[str, str]:
+    """Every system marker and its help: the families' names, then the extra systems."""
+    return {**{f.name: f.description for f in families()}, **EXTRA_SYSTEMS}
+
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "checks" / "runbook.yaml"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -34,11 +38,18 @@ class RunbookEntry(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
-    severity: Severity
-    system: System
+    severity: SeverityLevel
+    system: str
     symptoms: list[str] = Field(min_length=1)
     diagnosis: list[str] = Field(default_factory=list)
     remediation: list[str] = Field(min_length=1)
+
+    @field_validator("system")
+    @classmethod
+    def _known_system(cls, value: str) -> str:
+        if value not in systems():
+            raise ValueError(f"unknown system {value!r} (known: {', '.join(systems())})")
+        return value
 
 
 def render(text: str, values: Mapping[str, object]) -> str:
@@ -54,11 +65,6 @@ def render(text: str, values: Mapping[str, object]) -> str:
 def placeholders(text: str) -> set[str]:
     """The placeholder names a template uses."""
     return set(_PLACEHOLDER.findall(text))
-
-
-def severity_rank(severity: str) -> int:
-    """1 for sev1 (most severe) to 4 for sev4."""
-    return SEVERITIES.index(severity) + 1  # type: ignore[arg-type,unused-ignore]
 
 
 @cache

@@ -11,8 +11,9 @@ from html import escape
 from itertools import groupby
 from typing import Any
 
-from vigil.reports.results import CheckResult, RunResults
-from vigil.runbook import SEVERITIES
+from vigil.record import CheckRecord as CheckResult
+from vigil.reports.results import RunResults
+from vigil.severity import SEVERITIES
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1f23;background:#f6f7f9}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from vigil.reports.results import CheckResult, RunResults
-from vigil.runbook import SEVERITIES
+from vigil.record import CheckRecord as CheckResult
+from vigil.reports.results import RunResults
+from vigil.severity import SEVERITIES
 
 
 def render_markdown(run: RunResults) -> str:

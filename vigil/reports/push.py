@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 from vigil.errors import VigilError
 from vigil.redact import redact_url
 from vigil.reports.results import RunResults
-from vigil.runbook import SEVERITIES
+from vigil.severity import SEVERITIES
 
 
 def push_metrics(gateway: str, run: RunResults, timeout_s: float = 5.0) -> list[str]:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +148,21 @@ def _alive(pid: int) -> bool:
         if done == pid:
             return False
     return True
+
+
+def placeholders(names: Iterable[str]) -> dict[str, str]:
+    """Stand-in values for the sandbox's variables when it is not running: enough to load
+    `environments/sandbox.yaml` and name its targets (`--collect-only` starts nothing)."""
+    values = {}
+    for name in names:
+        if name.endswith("_DSN"):
+            values[name] = "postgresql://vigil@127.0.0.1:1/sandbox"
+        elif name.endswith("REDIS_URL"):
+            values[name] = "redis://127.0.0.1:1"
+        elif name.endswith("_URL"):
+            values[name] = "http://127.0.0.1:1"
+        elif name.endswith("_PORT"):
+            values[name] = "1"
+        else:
+            values[name] = "not-started"
+    return values

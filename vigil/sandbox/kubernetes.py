@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vigil.probes.kube_standin import KubeStandIn
+from vigil.kube_standin import KubeStandIn
 from vigil.sandbox.kube_builders import (
     NODES,
     ago,

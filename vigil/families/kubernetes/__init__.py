@@ -1,0 +1,75 @@
+"""Kubernetes: pods that crash, cannot start or are not ready; workloads short of replicas;
+stuck rollouts; autoscalers at their maximum; jobs, services, claims, nodes, events; the
+secrets and certificates the platform needs.
+
+Settings: `spec.py` (`kubernetes:`). Probe: `probe.py` (the official client: `client.py`;
+objects reduced to facts: `objects.py`, `secrets.py`; dumps: `snapshot.py`). Check logic
+shared by the checks: `findings.py`. Checks: `checks/test_kubernetes.py`,
+`checks/test_kubernetes_secrets.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from vigil.families.kubernetes import probe
+from vigil.families.kubernetes.client import import_apis
+from vigil.families.kubernetes.spec import KubernetesSection
+from vigil.family import Family, Observation, TargetKind
+from vigil.targets import Target
+
+if TYPE_CHECKING:
+    from vigil.environment import Environment
+
+
+def namespaces(env: Environment, section: KubernetesSection) -> Iterator[Target[KubernetesSection]]:
+    for namespace in section.namespaces:
+        values = {"namespace": namespace}
+        if section.context:  # else `vars.context`, if any, stays in force
+            values["context"] = section.context
+        yield Target("k8s_namespace", env, namespace, section, values=values)
+
+
+def clusters(env: Environment, section: KubernetesSection) -> Iterator[Target[KubernetesSection]]:
+    name = section.context or ("in-cluster" if section.in_cluster else "cluster")
+    values = {"context": section.context} if section.context else {}
+    yield Target("k8s_cluster", env, name, section, values=values)
+
+
+FAMILY = Family(
+    name="kubernetes",
+    description="Kubernetes objects",
+    section="kubernetes",
+    settings=KubernetesSection,
+    kinds=(
+        TargetKind(
+            "k8s_namespace",
+            "kubernetes.namespaces",
+            namespaces,
+            observations=(
+                Observation(
+                    "k8s_objects",
+                    probe.observe_namespace,
+                    probe.namespace_unobserved,
+                    blocking=True,
+                    prepare=import_apis,
+                ),
+            ),
+        ),
+        TargetKind(
+            "k8s_cluster",
+            "kubernetes",
+            clusters,
+            observations=(
+                Observation(
+                    "k8s_cluster_state",
+                    probe.observe_cluster,
+                    probe.cluster_unobserved,
+                    blocking=True,
+                    prepare=import_apis,
+                ),
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,267 @@
+"""Kubernetes: one read-only look per namespace (and one at the nodes) through the official client.
+
+`observe_namespace` lists every kind the checks judge, once per namespace per run, all at
+once, each request bounded by the target's timeout (connections and list calls:
+`kube_client`), and reduces the objects to the facts the checks need (`kube_objects`;
+secrets to key names and salted digests, `kube_secrets`). With `logs: true` it also reads the
+last lines of the previous run of crashing containers, masked. Only GET requests are sent. The
+probe never raises: an unreachable API or a bad kubeconfig sets `error`; a kind the account
+may not list (403) is named in `unreadable` with the permission it lacks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from vigil.families.kubernetes.client import (
+    CLUSTER,
+    NAMESPACED,
+    Connection,
+    connection,
+    in_daemon_threads,
+    list_all,
+    observed_at,
+)
+from vigil.families.kubernetes.objects import (
+    Autoscaler,
+    Certificate,
+    Claim,
+    Event,
+    Job,
+    Node,
+    Pod,
+    Service,
+    Workload,
+    read_autoscaler,
+    read_certificate,
+    read_claim,
+    read_event,
+    read_job,
+    read_node,
+    read_pod,
+    read_service,
+    read_workload,
+    replicaset_owners,
+)
+from vigil.families.kubernetes.secrets import SecretSummary, read_secret
+from vigil.families.kubernetes.spec import KubernetesSection
+from vigil.redact import redact_text
+from vigil.targets import Target
+
+if TYPE_CHECKING:
+    from vigil.session import ProbeSession
+
+__all__ = ["ClusterState", "NamespaceObjects", "observe_cluster", "observe_namespace"]
+EVENTS_PER_POD = 5
+LOG_PODS = 5  # at most this many troubled pods get their log lines read
+LOG_LINES = 10
+
+
+@dataclass(frozen=True)
+class NamespaceObjects:
+    """What one namespace held when it was observed."""
+
+    namespace: str
+    context: str  # the kubeconfig context used ('' for in-cluster and snapshots)
+    observed_at: datetime  # now, or the time a snapshot was taken
+    pods: tuple[Pod, ...] = ()
+    deployments: tuple[Workload, ...] = ()
+    statefulsets: tuple[Workload, ...] = ()
+    autoscalers: tuple[Autoscaler, ...] = ()
+    events: tuple[Event, ...] = ()
+    services: tuple[Service, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    secrets: tuple[SecretSummary, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    certificates: tuple[Certificate, ...] | None = None  # None: cert-manager is not installed
+    unreadable: dict[str, str] = field(default_factory=dict)  # resource -> why not listed
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """The cluster's nodes."""
+
+    context: str
+    observed_at: datetime
+    nodes: tuple[Node, ...] = ()
+    unreadable: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def namespace_unobserved(target: Target[KubernetesSection], reason: str) -> NamespaceObjects:
+    return NamespaceObjects(
+        target.name,
+        "",
+        datetime.now(UTC),
+        error=f"the Kubernetes API did not send namespace {target.name}'s objects within"
+        f" {target.timeout_s:g} s",
+    )
+
+
+def cluster_unobserved(target: Target[KubernetesSection], reason: str) -> ClusterState:
+    return ClusterState(
+        "",
+        datetime.now(UTC),
+        error=f"the Kubernetes API did not list the nodes within {target.timeout_s:g} s",
+    )
+
+
+def observe_namespace(target: Target[KubernetesSection], session: ProbeSession) -> NamespaceObjects:
+    """List every kind the checks judge in one namespace, at once, within the timeout."""
+    try:
+        return _observe_namespace(target, session)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # Objects of a shape the API never writes (a hand-edited snapshot, say).
+        reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+        return NamespaceObjects(
+            target.name, "", datetime.now(UTC), error=f"unreadable objects ({reason})"
+        )
+
+
+def _observe_namespace(
+    target: Target[KubernetesSection], session: ProbeSession
+) -> NamespaceObjects:
+    namespace = target.name
+    deadline = time.monotonic() + target.timeout_s
+    link = connection(target, session, deadline)
+    if isinstance(link, str):
+        return NamespaceObjects(namespace, "", datetime.now(UTC), error=link)
+    now = observed_at(link)
+    items, unreadable, error = list_all(link, NAMESPACED, namespace, target.timeout_s, deadline)
+    if not error and not unreadable and not any(items.values()):
+        # Listing a namespace that does not exist answers with empty lists, not an error.
+        error = (
+            f'namespace "{namespace}" holds no pods, services, events or secrets at'
+            f" {link.where}: it is empty or does not exist (check its name and context)"
+        )
+    if error:
+        return NamespaceObjects(namespace, link.context, now, error=error)
+
+    def raw(resource: str) -> list[dict[str, Any]]:
+        return items.get(resource) or []
+
+    events = tuple(read_event(e) for e in raw("events"))
+    owners = replicaset_owners(raw("replicasets"))
+    endpoints = {str(e.get("metadata", {}).get("name")): e for e in raw("endpoints")}
+    workloads = [read_workload({"kind": "Deployment", **d}) for d in raw("deployments")]
+    pods = tuple(_with_events(read_pod(p, owners), events, now) for p in raw("pods"))
+    if target.spec.logs:
+        pods = _with_logs(link, namespace, pods, target.timeout_s, deadline)
+    return NamespaceObjects(
+        namespace=namespace,
+        context=link.context,
+        observed_at=now,
+        pods=pods,
+        deployments=tuple(workloads),
+        statefulsets=tuple(
+            read_workload({**s, "kind": "StatefulSet"}) for s in raw("statefulsets")
+        ),
+        autoscalers=tuple(read_autoscaler(h) for h in raw("horizontalpodautoscalers")),
+        events=events,
+        services=tuple(read_service(s, endpoints) for s in raw("services")),
+        claims=tuple(read_claim(c, list(events)) for c in raw("persistentvolumeclaims")),
+        secrets=tuple(read_secret(s) for s in raw("secrets")),
+        jobs=tuple(read_job(j) for j in raw("jobs")),
+        certificates=None
+        if items.get("certificates") is None
+        else tuple(read_certificate(c) for c in raw("certificates")),
+        unreadable=unreadable,
+    )
+
+
+def _with_events(pod: Pod, events: tuple[Event, ...], now: datetime) -> Pod:
+    mine = [e for e in events if e.kind == "Pod" and e.name == pod.name]
+    mine.sort(key=lambda e: e.last_seen or datetime.min.replace(tzinfo=UTC), reverse=True)
+    lines = tuple(e.describe(now) for e in mine[:EVENTS_PER_POD])
+    return dataclasses.replace(pod, events=lines)
+
+
+def observe_cluster(target: Target[KubernetesSection], session: ProbeSession) -> ClusterState:
+    """List the cluster's nodes within the timeout."""
+    try:
+        return _observe_cluster(target, session)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        reason = f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
+        return ClusterState("", datetime.now(UTC), error=f"unreadable objects ({reason})")
+
+
+def _observe_cluster(target: Target[KubernetesSection], session: ProbeSession) -> ClusterState:
+    deadline = time.monotonic() + target.timeout_s
+    link = connection(target, session, deadline)
+    if isinstance(link, str):
+        return ClusterState("", datetime.now(UTC), error=link)
+    now = observed_at(link)
+    items, unreadable, error = list_all(link, CLUSTER, "", target.timeout_s, deadline)
+    if error:
+        return ClusterState(link.context, now, error=error)
+    nodes = tuple(read_node(n) for n in items.get("nodes") or [])
+    return ClusterState(link.context, now, nodes, unreadable)
+
+
+def _troubled(pod: Pod) -> list[str]:
+    """Containers whose previous run's log tells why they restart."""
+    return [
+        c.name
+        for c in pod.containers
+        if (c.state == "waiting" and c.reason == "CrashLoopBackOff")
+        or c.last_reason in ("OOMKilled", "Error")
+    ]
+
+
+def _with_logs(
+    link: Connection, namespace: str, pods: tuple[Pod, ...], timeout_s: float, deadline: float
+) -> tuple[Pod, ...]:
+    """Add the last log lines of troubled containers' previous runs (redacted)."""
+    wanted = [(i, name) for i, pod in enumerate(pods) for name in _troubled(pod)][:LOG_PODS]
+    api = link.api
+    if not wanted or api is None:  # a snapshot holds no logs
+        return pods
+    left = max(0.1, deadline - time.monotonic())
+    calls = {
+        f"{i}/{name}": partial(_read_log, api, namespace, pods[i].name, name, left)
+        for i, name in wanted
+    }
+    futures = list(in_daemon_threads(calls, deadline).values())
+    result = list(pods)
+    for (i, name), future in zip(wanted, futures, strict=True):
+        if not future.done():
+            lines = [f"not read within {timeout_s:g} s"]
+        elif isinstance(future.exception(), ApiException):
+            failure: Any = future.exception()
+            lines = [
+                "not readable: forbidden, grant get on pods/log"
+                if failure.status == 403
+                else f"not readable: HTTP {failure.status} {failure.reason}"
+            ]
+        elif future.exception() is not None:
+            lines = [f"not readable: {type(future.exception()).__name__}"]
+        else:
+            lines = future.result()
+        logs = result[i].logs + tuple(f"[{name}, previous run] {line}" for line in lines)
+        result[i] = dataclasses.replace(result[i], logs=logs)
+    return tuple(result)
+
+
+def _read_log(
+    api: client.ApiClient, namespace: str, pod: str, container: str, timeout_s: float
+) -> list[str]:
+    response: Any = client.CoreV1Api(api).read_namespaced_pod_log(
+        pod,
+        namespace,
+        container=container,
+        previous=True,
+        tail_lines=LOG_LINES,
+        _preload_content=False,
+        _request_timeout=timeout_s,
+    )
+    text = response.data.decode("utf-8", errors="replace")
+    return [redact_text(line)[:300] for line in text.splitlines()[-LOG_LINES:]]

@@ -1,0 +1,108 @@
+"""PostgreSQL: reachable, writable where it should be, with room for connections, no long or
+blocked queries, and the data-level symptoms written as read-only SQL assertions.
+
+Settings: `spec.py` (`postgres[]`). Probe: `probe.py` (session: `link.py`). Checks:
+`checks/test_postgres.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from vigil.families.postgres import probe
+from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
+from vigil.family import Family, Observation, TargetKind
+from vigil.redact import redact_url
+from vigil.targets import Target
+
+if TYPE_CHECKING:
+    from vigil.environment import Environment
+
+
+def database_values(database: PostgresTarget) -> dict[str, str]:
+    """Template values of a database: its DSN masked, host, port and database name."""
+    values = {"dsn_redacted": redact_url(database.dsn), "database": database.name}
+    if "://" in database.dsn:
+        parts = urlsplit(database.dsn)
+        try:
+            port = str(parts.port or 5432)
+        except ValueError:  # not a number: the probe says so; the steps show it unfilled
+            port = ""
+        values.update(host=parts.hostname or "", port=port, database=parts.path.strip("/"))
+    return values
+
+
+def sslmode_note(dsn: str) -> tuple[str, ...]:
+    """libpq checks the server's certificate only with sslmode verify-ca or verify-full."""
+    found = re.search(r"sslmode\s*=\s*([\w-]+)", dsn)
+    mode = found.group(1) if found else "prefer"
+    if mode in ("verify-ca", "verify-full"):
+        return ()
+    default = "" if found else ", libpq's default"
+    return (f"the database's TLS certificate is not verified (sslmode={mode}{default})",)
+
+
+def databases(env: Environment, section: list[PostgresTarget]) -> Iterator[Target[PostgresTarget]]:
+    for database in section:
+        yield Target(
+            "database",
+            env,
+            database.name,
+            database,
+            values=database_values(database),
+            notes=sslmode_note(database.dsn),
+        )
+
+
+def assertions(env: Environment, section: list[PostgresTarget]) -> Iterator[Target[SqlAssertion]]:
+    for database in section:
+        values = database_values(database)
+        for assertion in database.assertions:
+            yield Target(
+                "sql_assertion",
+                env,
+                f"{database.name}/{assertion.name}",
+                assertion,
+                parent=database,
+                values=values | {"query_name": assertion.name},
+                catch_all="data-assertion-failed",
+            )
+
+
+FAMILY = Family(
+    name="postgres",
+    description="PostgreSQL",
+    section="postgres",
+    settings=list[PostgresTarget],
+    kinds=(
+        TargetKind(
+            "database",
+            "postgres",
+            databases,
+            observations=(
+                Observation(
+                    "pg_status",
+                    probe.observe_database,
+                    probe.database_unobserved,
+                    blocking=True,
+                ),
+            ),
+        ),
+        TargetKind(
+            "sql_assertion",
+            "postgres.assertions",
+            assertions,
+            observations=(
+                Observation(
+                    "pg_assertion",
+                    probe.observe_assertion,
+                    probe.assertion_unobserved,
+                    blocking=True,
+                ),
+            ),
+        ),
+    ),
+)

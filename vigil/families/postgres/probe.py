@@ -1,0 +1,363 @@
+"""PostgreSQL probe: one read-only session per database per run, every call bounded in time.
+
+`observe_database(target)` reads the server's state (reachability, recovery, replica lag,
+connection usage, sessions, and the slowest statements when asked) in one read-only
+transaction and returns a `DatabaseStatus`. `observe_assertion(target)` runs one user-defined
+query returning one number and returns an `AssertionResult`. Neither raises for an unhealthy
+or unreachable database: `error` says what happened (refused, timeout, authentication,
+missing database, too many clients, statement timeout, read-only refusal).
+
+Safety, by construction: every session starts with `default_transaction_read_only=on`, a
+statement timeout and `application_name=vigil` in its startup packet; user queries go through
+the extended protocol (one statement, no `;`-chaining) inside a read-only transaction that is
+always rolled back, so not even a `SET` survives it. A watchdog cuts the socket of any call
+that outlives its deadline, so a frozen server cannot hang a run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import errors, sql
+
+from vigil.families.postgres.link import Link, where
+from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
+from vigil.redact import redact_text, redact_url
+from vigil.targets import Target
+
+if TYPE_CHECKING:
+    from vigil.session import ProbeSession
+
+QUERY_EXCERPT = 200
+TOP_STATEMENTS = 10
+_SQL_PASSWORD = re.compile(r"(?P<head>\bpassword\s+)'(?:[^']|'')*(?:'|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One client session other than Vigil's own, as pg_stat_activity shows it."""
+
+    pid: int
+    user: str | None
+    application: str
+    state: str | None
+    xact_age_s: float | None
+    query_age_s: float | None
+    state_age_s: float | None
+    blocked_by: tuple[int, ...]
+    wait_event: str | None
+    query: str  # first 200 characters, secrets masked, whitespace collapsed
+
+    def describe(self) -> str:
+        """`pid 4242 (app payments-api, user app) active: select ...` for evidence lines."""
+        who = ", ".join(
+            part for part in (f"app {self.application}", self.user and f"user {self.user}") if part
+        )
+        return f"pid {self.pid} ({who}) {self.state or 'state unknown'}: {self.query or '-'}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A pg_stat_statements row of the target's database."""
+
+    calls: int
+    mean_ms: float
+    query: str
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What one round of queries saw. `error` is set when the database could not be read."""
+
+    dsn: str  # password masked
+    error: str | None = None
+    elapsed_ms: float | None = None
+    server_version: int = 0
+    user: str = ""
+    database: str = ""
+    uptime_s: float | None = None
+    in_recovery: bool = False
+    read_only_reason: str | None = None  # why writes would be refused, None if they would not
+    replica_lag_s: float | None = None
+    used_connections: int = 0
+    usable_connections: int = 0
+    max_connections: int = 0
+    reserved_connections: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+    by_application: dict[str, int] = field(default_factory=dict)
+    sees_all_sessions: bool = True
+    sessions: tuple[Session, ...] = ()
+    statements: tuple[Statement, ...] = ()
+    statements_unavailable: str | None = None  # why statements could not be read
+
+    @property
+    def connection_usage(self) -> float:
+        """Client connections in use over usable ones (max_connections minus reserved)."""
+        return self.used_connections / self.usable_connections if self.usable_connections else 0.0
+
+
+@dataclass(frozen=True)
+class AssertionResult:
+    """The number a user-defined query returned, or why there is none."""
+
+    name: str
+    query: str  # secrets masked, whitespace collapsed
+    value: float | None = None
+    elapsed_ms: float | None = None
+    error: str | None = None
+
+
+def _link(target: Target[Any], session: ProbeSession) -> tuple[Link, PostgresTarget]:
+    """The run's one session to the target's database (an assertion's: its parent's)."""
+    database: PostgresTarget = target.parent if target.kind == "sql_assertion" else target.spec
+    timeout_s = database.timeout_s or target.environment.timeout_s
+    key = ("postgres", target.environment.name, database.name)
+    return session.shared(key, lambda: Link(database.dsn, timeout_s)), database
+
+
+def database_unobserved(target: Target[PostgresTarget], reason: str) -> DatabaseStatus:
+    return DatabaseStatus(
+        redact_url(target.spec.dsn),
+        error=f"no answer from {where(target.spec.dsn)} within {target.timeout_s:g} s",
+    )
+
+
+def assertion_unobserved(target: Target[SqlAssertion], reason: str) -> AssertionResult:
+    return AssertionResult(
+        target.spec.name,
+        _excerpt(target.spec.query, 10_000),
+        error=f"no answer from {where(target.parent.dsn)} within {target.timeout_s:g} s",
+    )
+
+
+def observe_database(target: Target[PostgresTarget], session: ProbeSession) -> DatabaseStatus:
+    """Read the database's state in one read-only transaction, within the target's timeout."""
+    link, database = _link(target, session)
+    shown = redact_url(database.dsn)
+    started = time.monotonic()
+    with link.lock:
+        conn = link.connect()
+        if conn is None:
+            return DatabaseStatus(shown, error=link.error)
+        try:
+            with link.deadline(target.timeout_s):
+                status = _read_status(conn, database, target.timeout_s)
+        except psycopg.Error as exc:
+            return DatabaseStatus(shown, error=link.failed(exc, target.timeout_s))
+    elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    return DatabaseStatus(dsn=shown, elapsed_ms=elapsed_ms, **status)
+
+
+def observe_assertion(target: Target[SqlAssertion], session: ProbeSession) -> AssertionResult:
+    """Run one assertion's query read-only and return the single number it yields."""
+    link, _ = _link(target, session)
+    assertion = target.spec
+    result = AssertionResult(assertion.name, _excerpt(assertion.query, 10_000))
+    started = time.monotonic()
+    with link.lock:
+        conn = link.connect()
+        if conn is None:
+            return replace(result, error=link.error)
+        try:
+            with link.deadline(target.timeout_s):
+                value = _run_assertion(conn, assertion.query, target.timeout_s)
+        except psycopg.Error as exc:
+            return replace(result, error=link.failed(exc, target.timeout_s))
+        except ValueError as exc:
+            return replace(result, error=str(exc))
+    elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+    return replace(result, value=value, elapsed_ms=elapsed_ms)
+
+
+def _local_timeout(conn: psycopg.Connection[Any], timeout_s: float) -> None:
+    conn.execute(
+        "select set_config('statement_timeout', %s, true)", [str(max(1, int(timeout_s * 1000)))]
+    )
+
+
+def _run_assertion(conn: psycopg.Connection[Any], query: str, timeout_s: float) -> float:
+    rows: list[Any] = []
+    columns = 0
+    with conn.transaction():  # read-only: the session's default; always rolled back below
+        _local_timeout(conn, timeout_s)
+        # binary=True sends the query with the extended protocol: a second statement is refused.
+        cursor = conn.execute(query.encode(), binary=True)
+        if cursor.description is not None:
+            columns = len(cursor.description)
+            rows = cursor.fetchmany(2)
+        raise psycopg.Rollback()
+    if columns == 0:
+        raise ValueError("the query returned no result set (it must be a SELECT of one number)")
+    if columns != 1 or len(rows) != 1:
+        raise ValueError(
+            f"the query returned {len(rows) if len(rows) < 2 else 'several'} row(s) of"
+            f" {columns} column(s) (expected one row with one number)"
+        )
+    return _number(rows[0][0])
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        if value is None:
+            raise ValueError(
+                "the query returned NULL (nothing to compare; wrap it in coalesce(..., value))"
+            )
+        # The value itself is not shown: it may be anything, a secret included.
+        raise ValueError(f"the query returned a {type(value).__name__} value, not a number")
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError("the query returned NaN")
+    return number
+
+
+def _excerpt(text: str | None, limit: int = QUERY_EXCERPT) -> str:
+    """Collapsed query text with secrets masked, SQL's `PASSWORD '...'` literals included
+    (even when the excerpt cuts the literal short)."""
+    masked = _SQL_PASSWORD.sub(r"\g<head>'***'", " ".join((text or "")[:limit].split()))
+    return redact_text(masked)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+_IDENTITY = """
+select current_setting('server_version_num')::int, current_user, current_database(),
+       pg_is_in_recovery(), extract(epoch from now() - pg_postmaster_start_time()),
+       pg_has_role('pg_read_all_stats', 'member'),
+       case when not pg_is_in_recovery() then 0
+            when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0
+            else extract(epoch from now() - pg_last_xact_replay_timestamp()) end,
+       (select setconfig from pg_db_role_setting where setrole = 0
+           and setdatabase = (select oid from pg_database where datname = current_database()))
+"""
+_USAGE = """
+select count(*) filter (where backend_type = 'client backend'),
+       current_setting('max_connections')::int,
+       current_setting('superuser_reserved_connections')::int,
+       coalesce(current_setting('reserved_connections', true)::int, 0)
+from pg_stat_activity
+"""
+_GROUPS = """
+select coalesce(state, '(unknown)'), coalesce(nullif(application_name, ''), '(none)'), count(*)
+from pg_stat_activity where backend_type = 'client backend' group by 1, 2
+"""
+_SESSIONS = """
+select pid, usename, application_name, state,
+       extract(epoch from now() - xact_start), extract(epoch from now() - query_start),
+       extract(epoch from now() - state_change), pg_blocking_pids(pid),
+       wait_event_type || ':' || wait_event, left(query, 200)
+from pg_stat_activity
+where backend_type = 'client backend' and pid <> pg_backend_pid()
+  and datname = current_database()
+"""
+_EXTENSION = """
+select e.extversion, n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+where e.extname = 'pg_stat_statements'
+"""
+_STATEMENTS = """
+select calls, {mean}, query from {schema}.pg_stat_statements
+where dbid = (select oid from pg_database where datname = current_database())
+order by {mean} desc limit {limit}
+"""
+_TRUE = {"on", "true", "yes", "1"}
+
+
+def _read_status(
+    conn: psycopg.Connection[Any], database: PostgresTarget, timeout_s: float
+) -> dict[str, Any]:
+    with conn.transaction():  # one snapshot of the statistics, read-only
+        _local_timeout(conn, timeout_s)
+        identity = conn.execute(_IDENTITY).fetchone()
+        usage = conn.execute(_USAGE).fetchone()
+        groups = conn.execute(_GROUPS).fetchall()
+        sessions = conn.execute(_SESSIONS).fetchall()
+        statements: tuple[Statement, ...] = ()
+        unavailable = None
+        if database.max_mean_statement_ms is not None:
+            statements, unavailable = _read_statements(conn)
+    assert identity is not None and usage is not None
+    version, user, dbname, in_recovery, uptime, all_stats, lag, setconfig = identity
+    used, max_connections, superuser_reserved, reserved = usage
+    by_state: Counter[str] = Counter()
+    by_application: Counter[str] = Counter()
+    for state, application, count in groups:
+        by_state[state] += count
+        by_application[application] += count
+    return {
+        "server_version": version,
+        "user": user,
+        "database": dbname,
+        "uptime_s": _seconds(uptime),
+        "in_recovery": in_recovery,
+        "read_only_reason": _read_only_reason(in_recovery, dbname, setconfig),
+        "replica_lag_s": _seconds(lag),
+        "used_connections": used,
+        "usable_connections": max_connections - superuser_reserved - reserved,
+        "max_connections": max_connections,
+        "reserved_connections": superuser_reserved + reserved,
+        "by_state": dict(by_state.most_common()),
+        "by_application": dict(by_application.most_common()),
+        "sees_all_sessions": bool(all_stats),
+        "sessions": tuple(_session(row) for row in sessions),
+        "statements": statements,
+        "statements_unavailable": unavailable,
+    }
+
+
+def _read_only_reason(in_recovery: bool, dbname: str, setconfig: list[str] | None) -> str | None:
+    if in_recovery:
+        return "the server is in recovery (a standby): pg_is_in_recovery() is true"
+    for setting in setconfig or []:
+        name, _, value = setting.partition("=")
+        if name == "default_transaction_read_only" and value.lower() in _TRUE:
+            return f"database {dbname} has default_transaction_read_only={value} (ALTER DATABASE)"
+    return None
+
+
+def _session(row: tuple[Any, ...]) -> Session:
+    pid, user, application, state, xact, query_age, state_age, blocked_by, wait, query = row
+    return Session(
+        pid=pid,
+        user=user,
+        application=application or "(none)",
+        state=state,
+        xact_age_s=_seconds(xact),
+        query_age_s=_seconds(query_age),
+        state_age_s=_seconds(state_age),
+        blocked_by=tuple(blocked_by or ()),
+        wait_event=wait,
+        query=_excerpt(query),
+    )
+
+
+def _read_statements(conn: psycopg.Connection[Any]) -> tuple[tuple[Statement, ...], str | None]:
+    extension = conn.execute(_EXTENSION).fetchone()
+    if extension is None:
+        return (), (
+            "pg_stat_statements is not installed in this database: run CREATE EXTENSION"
+            " pg_stat_statements as a superuser (the server needs"
+            " shared_preload_libraries=pg_stat_statements)"
+        )
+    version, schema = extension
+    numbers = tuple(int(part) for part in str(version).split(".")[:2] if part.isdigit())
+    mean = "mean_exec_time" if numbers >= (1, 8) else "mean_time"  # renamed in 1.8 (PG 13)
+    query = sql.SQL(_STATEMENTS).format(
+        mean=sql.Identifier(mean), schema=sql.Identifier(schema), limit=TOP_STATEMENTS
+    )
+    try:
+        with conn.transaction():  # a savepoint: a failure here leaves the rest readable
+            rows = conn.execute(query).fetchall()
+    except (errors.ObjectNotInPrerequisiteState, errors.InsufficientPrivilege) as exc:
+        return (), f"pg_stat_statements cannot be read: {redact_text(str(exc).strip())}"
+    return tuple(Statement(int(c), round(float(m), 1), _excerpt(q)) for c, m, q in rows), None

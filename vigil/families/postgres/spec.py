@@ -1,0 +1,36 @@
+"""Settings of the PostgreSQL family: `postgres[]` in an environment file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from vigil.settings import Bounded, TargetSettings
+
+
+class SqlAssertion(Bounded):
+    """A read-only SQL query returning one number, with bounds."""
+
+
+class PostgresTarget(TargetSettings):
+    name: str
+    dsn: str
+    role: Literal["primary", "replica"] | None = None
+    max_connection_usage: float = Field(default=0.8, gt=0, le=1)
+    critical_connection_usage: float = Field(default=0.95, gt=0, le=1)
+    long_query_s: float = Field(default=300, gt=0)
+    idle_in_transaction_s: float = Field(default=600, gt=0)
+    lock_wait_s: float = Field(default=60, ge=0)
+    max_replica_lag_s: float = Field(default=5, gt=0)
+    max_mean_statement_ms: float | None = Field(default=None, gt=0)
+    assertions: list[SqlAssertion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> PostgresTarget:
+        if self.critical_connection_usage < self.max_connection_usage:
+            raise ValueError(
+                f"critical_connection_usage ({self.critical_connection_usage:g}) is below"
+                f" max_connection_usage ({self.max_connection_usage:g})"
+            )
+        return self

@@ -1,0 +1,198 @@
+"""Configuring a run: which environments, which catalog, the sandbox, the probe session.
+
+`pytest_configure` runs these steps in order; each is small and named. Nothing here does any
+I/O against a target: probes start when the checks are about to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil import sandbox
+from vigil.environment import catalog_problems, load_environment
+from vigil.errors import CatalogError, ConfigError, VigilError
+from vigil.plugin import fixtures
+from vigil.plugin.state import STATE_KEY, RunState
+from vigil.redact import Redactor
+from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog, systems
+from vigil.session import ProbeSession
+from vigil.severity import Severity
+
+_VARIABLE_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def configure(config: pytest.Config) -> None:
+    quiet_client_loggers()
+    register_markers(config)
+    state = RunState()
+    config.stash[STATE_KEY] = state
+    state.suite_run = is_suite_run(config)
+    if not state.suite_run:
+        return
+    if config.getoption("tbstyle") == "auto":
+        config.option.tbstyle = "short"
+    state.catalog = catalog(config)
+    paths = environment_paths(config)
+    variables = variables_for(config, state, paths)
+    load_environments(state, paths, variables, public=set(state.sandbox_variables or {}))
+    state.redactor = Redactor(secret for env in state.environments for secret in env.secrets)
+    state.deadline_at = deadline_at(config)
+    state.session = ProbeSession(
+        deadline_at=state.deadline_at, max_in_flight=config.getoption("probe_concurrency")
+    )
+    fixtures.register(config)
+
+
+def quiet_client_loggers() -> None:
+    # Client libraries log request URLs at INFO (query tokens included); keep them quiet.
+    for name in ("httpx", "httpcore", "urllib3", "kubernetes"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def register_markers(config: pytest.Config) -> None:
+    """The plugin's own markers, so `--strict-markers` is clean wherever it is installed."""
+    lines = [
+        "runbook(entry_id): the runbook entry a check belongs to",
+        "requires(setting, value=...): collect the check only for targets with this setting",
+        *(f"{s}: severity {s}, {s.meaning}" for s in Severity),
+        *(f"{name}: system, {help_text}" for name, help_text in systems().items()),
+    ]
+    for line in lines:
+        config.addinivalue_line("markers", line)
+
+
+def ini_path(config: pytest.Config, name: str) -> Path:
+    values: list[str] = config.getini(name)
+    return Path(config.rootpath, values[0])
+
+
+def is_suite_run(config: pytest.Config) -> bool:
+    """True when the run collects from the suite directory (checks/), not only tests/."""
+    suite = ini_path(config, "vigil_suite").resolve()
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = (path if path.is_absolute() else Path(config.invocation_params.dir) / path).resolve()
+        if path == suite or suite in path.parents:
+            return True
+    return False
+
+
+def catalog(config: pytest.Config) -> dict[str, RunbookEntry]:
+    own = ini_path(config, "vigil_suite") / "runbook.yaml"
+    try:
+        return load_catalog(own if own.exists() else DEFAULT_CATALOG)
+    except CatalogError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def resolve_environment_paths(args: list[str], directory: Path) -> list[Path]:
+    """Turn `--env` values into files: NAME, PATH.yaml or 'all'; default is the sandbox."""
+    paths: list[Path] = []
+    for arg in args or ["sandbox"]:
+        if arg == "all":
+            found = sorted(
+                p for p in directory.glob("*.yaml") if not p.name.endswith(".example.yaml")
+            )
+            if not found:
+                raise pytest.UsageError(f"--env all: no environment files in {directory}")
+            paths += found
+        elif arg.endswith((".yaml", ".yml")) or os.sep in arg:
+            paths.append(Path(arg).resolve())
+        else:
+            path = directory / f"{arg}.yaml"
+            if not path.exists():
+                known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+                raise pytest.UsageError(f"--env {arg}: there is no {path} (known: {known})")
+            paths.append(path)
+    return list(dict.fromkeys(paths))
+
+
+def environment_paths(config: pytest.Config) -> list[Path]:
+    return resolve_environment_paths(
+        config.getoption("env"), ini_path(config, "vigil_environments")
+    )
+
+
+def sandbox_home(config: pytest.Config) -> Path:
+    return Path(config.getoption("sandbox_home") or config.rootpath)
+
+
+def variables_for(config: pytest.Config, state: RunState, paths: list[Path]) -> dict[str, str]:
+    """The process environment, plus the sandbox's variables when the sandbox is selected:
+    handed over by the controller to xdist workers, stand-ins when only collecting (nothing
+    is started), else those of the running sandbox, started for this run if need be."""
+    variables = dict(os.environ)
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        variables.update(worker_input.get("vigil_variables", {}))
+        return variables
+    sandbox_file = ini_path(config, "vigil_environments") / "sandbox.yaml"
+    if not any(p == sandbox_file for p in paths):
+        return variables
+    if config.option.collectonly:
+        running = sandbox.read_state(sandbox_home(config))
+        if running:
+            state.sandbox_variables = dict(running["variables"])
+        else:
+            names = _VARIABLE_NAME.findall(sandbox_file.read_text(encoding="utf-8"))
+            state.sandbox_variables = sandbox.placeholders(names)
+    else:
+        try:
+            state.sandbox_variables, state.sandbox_started = sandbox.ensure(
+                sandbox_home(config), config.getoption("sandbox_scenario")
+            )
+        except VigilError as exc:
+            raise pytest.UsageError(f"sandbox: {exc}") from None
+    variables.update(state.sandbox_variables)
+    return variables
+
+
+def load_environments(
+    state: RunState, paths: list[Path], variables: dict[str, str], public: set[str]
+) -> None:
+    """Load every file; a broken one is that file's problem, reported as its failed
+    `environment[...]` check, and the others still run. Files that share a `name:` are all
+    reported (which of them is meant cannot be guessed)."""
+    loaded = []
+    for path in paths:
+        try:
+            environment = load_environment(path, variables, public)
+            problems = catalog_problems(environment, state.catalog)
+            if problems:
+                raise ConfigError(str(path), problems)
+        except ConfigError as exc:
+            state.problems.append(exc)
+            continue
+        loaded.append(environment)
+    for environment in loaded:
+        others = [e.source for e in loaded if e.name == environment.name and e is not environment]
+        if others:
+            problem = f"name: {environment.name!r} is also the name of {', '.join(others)}"
+            state.problems.append(ConfigError(environment.source, [problem]))
+        else:
+            state.environments.append(environment)
+
+
+def deadline_at(config: pytest.Config) -> float | None:
+    worker_input: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if worker_input is not None:
+        return worker_input.get("vigil_deadline_at")
+    seconds = config.getoption("deadline", None)
+    return time.time() + seconds if seconds else None
+
+
+def unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    if state.session is not None:
+        state.session.close()
+    if state.sandbox_started:
+        sandbox.stop(sandbox_home(config))

@@ -1,0 +1,180 @@
+"""Each check's record, and a failure told the way an on-call engineer reads it.
+
+For every phase report of a check this module makes the check's `CheckRecord`: outcome,
+message, rendered remediation and diagnosis, evidence, notes. This is where text from a
+target enters the record, so this is where it is masked and made inert, once
+(`RunState.redactor`). The record travels with the report (`report.vigil`, plain data) to
+the controller, where every report writer reads it. The terminal, JUnit and Allure show the
+same record: the message, then the runbook block and the evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
+
+from vigil.expect import CheckFailed, NotEvaluated
+from vigil.plugin import allure
+from vigil.plugin.state import CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
+from vigil.record import CheckRecord, Outcome
+from vigil.redact import Redactor
+from vigil.runbook import render
+
+RECORD_ATTRIBUTE = "vigil"  # report.vigil: the record as plain data, across xdist too
+
+
+def setup_properties(item: pytest.Item) -> None:
+    """Label the check's reports (all phases; JUnit reads the last) with its runbook facts."""
+    info = item.stash.get(CHECK_KEY, None)
+    if info is None:
+        return
+    target, entry = info.target, info.entry
+    item.user_properties += [
+        ("runbook", entry.id),
+        ("severity", str(info.severity)),
+        ("system", entry.system),
+        ("environment", target.environment.name),
+        ("target", target.name),
+        ("runbook_title", entry.title),
+    ]
+    link = target.environment.link(entry.id)
+    if link:
+        item.user_properties.append(("runbook_url", link))
+    item.user_properties += [("note", note) for note in target.notes]
+
+
+def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """Attach the phase's record to the report; under a failure, show its story."""
+    info = item.stash.get(CHECK_KEY, None)
+    if info is None:
+        return
+    clean = state_of(item.config).redactor or Redactor()
+    record = _record(item, info, report)
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.failed:
+        values = info.target.template_values()
+        if isinstance(error, CheckFailed):
+            values.update({k: clean(v, newlines=False) for k, v in error.values.items()})
+            record.evidence = [clean(line) for line in error.evidence]
+            record.message = clean(error.message)
+            record.evaluated = not isinstance(error, NotEvaluated)
+            if not record.evaluated:
+                record.message = f"not evaluated: {record.message}"
+        else:
+            record.message = clean(_crash_message(report))
+        record.remediation = [render(step, values) for step in info.entry.remediation]
+        record.diagnosis = [render(step, values) for step in info.entry.diagnosis]
+        _tell(item, report, info, record, clean)
+    elif report.skipped and isinstance(report.longrepr, tuple):
+        record.message = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
+    setattr(report, RECORD_ATTRIBUTE, record.to_data())
+
+
+def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> CheckRecord:
+    target, entry = info.target, info.entry
+    test_id = item.nodeid.rpartition("::")[2]
+    if report.passed:
+        outcome = Outcome.PASSED
+    elif report.skipped:
+        outcome = Outcome.SKIPPED
+    else:
+        outcome = Outcome.FAILED if report.when == "call" else Outcome.ERROR
+    return CheckRecord(
+        id=test_id,
+        check=test_id.split("[")[0],
+        environment=target.environment.name,
+        target=target.name,
+        outcome=outcome,
+        severity=info.severity,
+        system=entry.system,
+        runbook=entry.id,
+        runbook_title=entry.title,
+        runbook_url=target.environment.link(entry.id),
+        evaluated=DEADLINE_MISSED not in item.stash,
+        duration_s=round(report.duration, 3),
+        notes=list(target.notes),
+    )
+
+
+def _crash_message(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).removeprefix("Failed: ")
+    return str(report.longrepr or "").strip()
+
+
+def _tell(
+    item: pytest.Item,
+    report: pytest.TestReport,
+    info: CheckInfo,
+    record: CheckRecord,
+    clean: Redactor,
+) -> None:
+    """The failure as every output shows it: JUnit properties, Allure, the terminal."""
+    extra = [("remediation", "\n".join(record.remediation))]
+    if record.evidence:
+        extra.append(("evidence", "\n".join(record.evidence)))
+    if not record.evaluated:
+        extra.append(("evaluated", "no"))
+    report.user_properties += extra
+    item.user_properties += extra
+    block = runbook_text(info, record)
+    if item.config.getoption("allure_report_dir", None):
+        allure.describe_failure(block, record.remediation, record.evidence)
+    longrepr = report.longrepr
+    _mask(longrepr, clean)
+    if isinstance(longrepr, ExceptionChainRepr) and longrepr.reprcrash is not None:
+        object.__setattr__(longrepr.reprcrash, "message", record.message)
+    if isinstance(longrepr, ExceptionRepr):
+        if not record.evaluated:
+            _replace_value_lines(longrepr, record.message)
+        longrepr.addsection("runbook", block)
+        if record.evidence:
+            longrepr.addsection("evidence", "\n".join(record.evidence))
+
+
+def _replace_value_lines(longrepr: ExceptionRepr, message: str) -> None:
+    """A check that could not look says so on its first line, as in the summary."""
+    entries = longrepr.reprtraceback.reprentries
+    if entries and hasattr(entries[-1], "lines"):
+        object.__setattr__(entries[-1], "lines", message.splitlines())
+
+
+def _mask(longrepr: object, clean: Redactor) -> None:
+    """No failure text leaves with a secret or a control character in it, whatever a probe
+    or a library put in an exception message."""
+    if not isinstance(longrepr, ExceptionChainRepr):
+        return
+    for reprtraceback, reprcrash, _ in longrepr.chain:
+        if reprcrash is not None:
+            object.__setattr__(reprcrash, "message", clean(reprcrash.message))
+        for entry in reprtraceback.reprentries:
+            if hasattr(entry, "lines"):
+                object.__setattr__(entry, "lines", [clean(line) for line in entry.lines])
+    if longrepr.reprcrash is not None:
+        object.__setattr__(longrepr.reprcrash, "message", clean(longrepr.reprcrash.message))
+
+
+def runbook_text(info: CheckInfo, record: CheckRecord) -> str:
+    """The block shown under a failure: entry, link, what to do, how to look closer."""
+    entry, target = info.entry, info.target
+    lines = [
+        f"runbook:  {entry.id} - {entry.title} ({info.severity})",
+        f"target:   {target.environment.name} / {target.name}",
+    ]
+    if record.runbook_url:
+        lines.append(f"link:     {record.runbook_url}")
+    lines.append("what to do:")
+    lines += [f"  {n}. {step}" for n, step in enumerate(record.remediation, 1)]
+    if record.diagnosis:
+        lines.append("look closer:")
+        lines += [f"  $ {step}" for step in record.diagnosis]
+    return "\n".join(lines)
+
+
+def record_of(report: Any) -> CheckRecord | None:
+    """The record a report carries, if it is a check's."""
+    data = getattr(report, RECORD_ATTRIBUTE, None)
+    return CheckRecord.from_data(data) if isinstance(data, dict) else None

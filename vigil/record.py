@@ -1,0 +1,86 @@
+"""One typed record per check: what the plugin writes once and every report reads.
+
+The plugin makes a `CheckRecord` for each phase report of a check (on an xdist worker or
+not), with every text that came from a target already cleaned and masked; it travels to the
+controller attached to the test report (`report.vigil`, as plain data), where the phases are
+folded into one record per check. Report writers read records; they never read pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from vigil.severity import Severity
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"  # the check ran and the target is unhealthy (or could not be evaluated)
+    ERROR = "error"  # the check itself broke (setup, a crashed fixture, a broken file)
+    SKIPPED = "skipped"
+
+    @property
+    def failing(self) -> bool:
+        return self in (Outcome.FAILED, Outcome.ERROR)
+
+    @property
+    def weight(self) -> int:
+        """Folding phases, the worst wins: error, failed, skipped, passed."""
+        return _WEIGHT[self]
+
+
+_WEIGHT = {Outcome.ERROR: 0, Outcome.FAILED: 1, Outcome.SKIPPED: 2, Outcome.PASSED: 3}
+
+
+@dataclass
+class CheckRecord:
+    id: str  # the test id: check[environment/target]
+    check: str
+    environment: str
+    target: str
+    outcome: Outcome = Outcome.PASSED
+    severity: Severity | None = None  # None only for what is not a check (a broken file)
+    system: str | None = None
+    runbook: str | None = None
+    runbook_title: str | None = None
+    runbook_url: str | None = None
+    message: str = ""
+    remediation: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    evaluated: bool = True
+    duration_s: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. TLS verification turned off
+    diagnosis: list[str] = field(default_factory=list)  # commands to look closer
+
+    @property
+    def failing(self) -> bool:
+        return self.outcome.failing
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data (for xdist's channel and for JSON), without copying the lists."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["outcome"] = str(self.outcome)
+        data["severity"] = str(self.severity) if self.severity else None
+        return data
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> CheckRecord:
+        known = {f.name for f in fields(cls)}
+        record = cls(**{k: v for k, v in data.items() if k in known})
+        record.outcome = Outcome(record.outcome)
+        record.severity = Severity(record.severity) if record.severity else None
+        return record
+
+    def merge(self, phase: CheckRecord) -> None:
+        """Fold a later phase (setup, call, teardown) of the same check into this record."""
+        self.duration_s = round(self.duration_s + phase.duration_s, 3)
+        self.notes = list(dict.fromkeys([*self.notes, *phase.notes]))
+        if phase.outcome.weight < self.outcome.weight:
+            self.outcome = phase.outcome
+            self.message = phase.message
+            self.remediation = phase.remediation
+            self.diagnosis = phase.diagnosis
+            self.evidence = phase.evidence
+            self.evaluated = phase.evaluated

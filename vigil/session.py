@@ -1,0 +1,271 @@
+"""The probe session: all I/O of a run, owned by one object and closed once.
+
+One asyncio event loop runs in a daemon thread for the whole run. Every observation a check
+needs is made at most once per run (observe once, assert many) as a task on that loop,
+bounded by the target's `timeout_s` as a **total** time: connecting, TLS, the request and
+every byte of the answer. A probe still running at its timeout is cancelled and its
+observation replaced by the family's `unobserved(target, reason)`. Probes written for a
+blocking client (the Kubernetes client) run on daemon threads; at the timeout the session
+stops waiting for them, and a thread stuck on a socket cannot hold the process at exit.
+
+Connection pools and clients are the session's `shared` resources, made on first use and
+closed by `close()`. The run's `--deadline` is the session's: after it, checks whose
+observation has not arrived fail as "not evaluated: deadline" (`DeadlineReached`).
+
+How many probes are in flight at once is bounded by the file descriptors the process may
+open (raised to the hard limit), not by a fixed number, so a fleet of hanging targets costs
+one timeout rather than rounds of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import resource
+import threading
+import time
+from collections.abc import Callable, Coroutine, Hashable, Iterable
+from functools import partial
+from typing import Any, TypeVar, cast
+
+from vigil.family import Observation
+from vigil.targets import Target
+
+T = TypeVar("T")
+FDS_PER_PROBE = 2  # a socket, and room for a TLS or DNS helper
+FDS_RESERVED = 128  # pytest, reports, logs, the sandbox
+CLOSE_TIMEOUT_S = 2.0
+
+
+class DeadlineReached(Exception):
+    """The run's deadline passed before an observation was made."""
+
+
+def descriptor_budget(reserved: int = FDS_RESERVED) -> int:
+    """Probes that may be in flight at once: the open-files limit (the soft limit raised to
+    the hard one where allowed) minus what is open already and a reserve, per probe."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    limit = soft if soft != resource.RLIM_INFINITY else 65536
+    with contextlib.suppress(OSError):
+        import os
+
+        limit -= len(os.listdir("/proc/self/fd"))
+    return max(1, (limit - reserved) // FDS_PER_PROBE)
+
+
+class ProbeSession:
+    """Owns every connection, thread and the event loop of a run; `close()` releases them."""
+
+    def __init__(
+        self, *, deadline_at: float | None = None, max_in_flight: int | None = None
+    ) -> None:
+        self.deadline_at = deadline_at  # time.time() after which nothing more is awaited
+        self.max_in_flight = max_in_flight or descriptor_budget()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._futures: dict[tuple[str, str], concurrent.futures.Future[Any]] = {}
+        self._shared: dict[Hashable, Any] = {}
+        self._prepared: dict[Callable[[], object], asyncio.Future[object]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # --- observations ------------------------------------------------------------------
+
+    def observe(
+        self, observation: Observation[T], target: Target[Any]
+    ) -> concurrent.futures.Future[T]:
+        """Start observing `target` (once per run); the future holds the observation."""
+        return self.observe_all([(observation, target)])[0]
+
+    def observe_all(
+        self, wanted: Iterable[tuple[Observation[Any], Target[Any]]]
+    ) -> list[concurrent.futures.Future[Any]]:
+        """Start every wanted observation now, concurrently, in one hand-over to the loop."""
+        futures: list[concurrent.futures.Future[Any]] = []
+        new: list[tuple[Observation[Any], Target[Any], concurrent.futures.Future[Any]]] = []
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the probe session is closed")
+            for observation, target in wanted:
+                key = (observation.fixture, f"{target.kind}:{target.id}")
+                future = self._futures.get(key)
+                if future is None:
+                    future = self._futures[key] = concurrent.futures.Future()
+                    new.append((observation, target, future))
+                futures.append(future)
+            if new:
+                loop = self._running_loop()
+                loop.call_soon_threadsafe(self._spawn, new)
+        return futures
+
+    def result(self, observation: Observation[T], target: Target[Any]) -> T:
+        """The observation of `target`, made at most once per run. Raises `DeadlineReached`
+        when the run's deadline passes first; re-raises a probe's unexpected exception."""
+        future = self.observe(observation, target)
+        if self.deadline_at is None:
+            return future.result()
+        try:
+            return future.result(timeout=max(0.0, self.deadline_at - time.time()))
+        except concurrent.futures.TimeoutError:
+            raise DeadlineReached from None
+
+    def forget(self, observation: Observation[Any], target: Target[Any]) -> None:
+        """Drop a finished observation so that the next `observe` looks again (a retry)."""
+        with self._lock:
+            self._futures.pop((observation.fixture, f"{target.kind}:{target.id}"), None)
+
+    def _spawn(
+        self, jobs: list[tuple[Observation[Any], Target[Any], concurrent.futures.Future[Any]]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for observation, target, future in jobs:
+            if not future.set_running_or_notify_cancel():
+                continue
+            task = loop.create_task(self._observe(observation, target))
+            task.add_done_callback(partial(_settle, future))
+
+    async def _observe(self, observation: Observation[T], target: Target[Any]) -> T:
+        assert self._slots is not None
+        if observation.prepare is not None:
+            await self._prepare(observation.prepare)
+        async with self._slots:  # waiting for a slot is not part of the target's time
+            timeout_s = target.timeout_s
+            try:
+                async with asyncio.timeout(timeout_s):
+                    probe = cast(Callable[..., Any], observation.probe)
+                    if observation.blocking:
+                        return cast(T, await self.blocking(probe, target, self))
+                    return cast(T, await probe(target, self))
+            except TimeoutError:
+                return observation.unobserved(
+                    target, f"no complete answer within {timeout_s:g} s (timeout_s)"
+                )
+
+    async def _prepare(self, prepare: Callable[[], object]) -> None:
+        """Run a family's preparation once per run; a failure shows in its probes instead."""
+        pending = self._prepared.get(prepare)
+        if pending is None:
+            pending = self._prepared[prepare] = asyncio.ensure_future(self.blocking(prepare))
+        with contextlib.suppress(Exception):
+            await asyncio.shield(pending)
+
+    # --- what probes use ---------------------------------------------------------------
+
+    async def blocking(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call on its own daemon thread. Cancelling the caller (its timeout)
+        stops the wait at once; the thread, if stuck, is abandoned and cannot delay the exit."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+
+        def deliver(outcome: Callable[[], None]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(outcome)
+
+        def work() -> None:
+            try:
+                value = function(*args)
+            except BaseException as exc:  # handed to the caller, never lost
+                error = exc
+                deliver(lambda: None if waiter.done() else waiter.set_exception(error))
+            else:
+                deliver(lambda: None if waiter.done() else waiter.set_result(value))
+
+        threading.Thread(target=work, daemon=True, name="vigil-blocking").start()
+        return await waiter
+
+    def shared(self, key: Hashable, make: Callable[[], T]) -> T:
+        """A resource shared by the run's probes (a client, a pool, a session to a database),
+        made on first use; closed by `close()` through its `aclose()` or `close()`."""
+        with self._lock:
+            if key not in self._shared:
+                self._shared[key] = make()
+            return cast(T, self._shared[key])
+
+    def run(self, awaitable: Coroutine[Any, Any, T]) -> T:
+        """Run one coroutine on the session's loop and wait for it (the command line, tests):
+        the coroutine bounds its own time."""
+        return asyncio.run_coroutine_threadsafe(awaitable, self._running_loop()).result()
+
+    def __enter__(self) -> ProbeSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def serve() -> None:
+                asyncio.set_event_loop(loop)
+                self._slots = asyncio.Semaphore(self.max_in_flight)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            self._thread = threading.Thread(target=serve, daemon=True, name="vigil-probes")
+            self._thread.start()
+            ready.wait()
+            self._loop = loop
+        return self._loop
+
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Cancel what is still running, close every shared resource, stop the loop. Waits at
+        most `timeout_s`: whatever is stuck then is abandoned with its daemon thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loop = self._loop
+        for future in self._futures.values():
+            future.cancel()
+        if loop is None:
+            return
+        done = asyncio.run_coroutine_threadsafe(self._aclose(timeout_s), loop)
+        with contextlib.suppress(Exception):
+            done.result(timeout=timeout_s + 0.5)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=0.5)
+
+    async def _aclose(self, timeout_s: float) -> None:
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current]
+        for task in pending:
+            task.cancel()
+        closing = [_close(resource) for resource in self._shared.values()]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await asyncio.gather(*pending, *closing, return_exceptions=True)
+        self._shared.clear()
+
+
+async def _close(resource: Any) -> None:
+    closer = getattr(resource, "aclose", None) or getattr(resource, "close", None)
+    if closer is None:
+        return
+    with contextlib.suppress(Exception):
+        outcome = closer()
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+def _settle(future: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
+    if future.done():
+        return
+    if task.cancelled():  # the session closed: nobody may wait on this forever
+        future.set_exception(concurrent.futures.CancelledError())
+    elif task.exception() is not None:
+        future.set_exception(task.exception())
+    else:
+        future.set_result(task.result())

@@ -1,0 +1,64 @@
+"""Building blocks of the environment file's models, shared by every family's settings.
+
+`Model` is immutable and refuses unknown keys (a typo is an error, not a silently ignored
+setting). `TargetSettings` holds what every target accepts: a severity override and its own
+`timeout_s`. Families subclass it for their targets (`vigil/families/*/spec.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from vigil.redact import redact_text
+from vigil.severity import Severity
+
+
+def _severity(value: Any) -> Any:
+    return Severity.parse(value) if isinstance(value, str) else value
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {redact_text(value)!r}")
+    return value
+
+
+# A severity as a person writes it: sev1..sev4, SEV-2, P1, high (see vigil.severity).
+SeverityLevel = Annotated[Severity, BeforeValidator(_severity)]
+# One level for every check of a target, or a level per runbook entry id.
+SeverityOverride = SeverityLevel | dict[str, SeverityLevel]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetSettings(Model):
+    """Settings every target shares: a per-target timeout and a severity override.
+
+    `severity: sev1` overrides every check of the target; a mapping overrides per runbook
+    entry id, e.g. `{database-connection-usage-high: sev2}`. `timeout_s` is the total time
+    one observation of the target may take (connect, TLS, request, every byte of the answer).
+    """
+
+    severity: SeverityOverride | None = None
+    timeout_s: float | None = Field(default=None, gt=0)
+
+
+class Bounded(TargetSettings):
+    """A query returning one number, judged against `max`, `min` or both."""
+
+    name: str
+    query: str
+    max: float | None = None
+    min: float | None = None
+    runbook: str | None = None
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> Bounded:
+        if self.max is None and self.min is None:
+            raise ValueError("give max, min or both")
+        return self
