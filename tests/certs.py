@@ -1,10 +1,10 @@
 """The one way the tests make certificates: the sandbox's own certificate authority.
 
-    ca = TestCA()                       # a throwaway root CA
-    context = ca.server_context()       # an SSLContext serving a certificate for 127.0.0.1
-    bundle = ca.bundle(tmp_path)        # the CA as a PEM file, for `ca_bundle:`
-    leaf = ca.issue(["api.test"], not_after=in_days(5))   # any names, any validity
-    cert_path, key_path = leaf.write(tmp_path, "server")
+ca = TestCA()                       # a throwaway root CA
+context = ca.server_context()       # an SSLContext serving a certificate for 127.0.0.1
+bundle = ca.bundle(tmp_path)        # the CA as a PEM file, for `ca_bundle:`
+leaf = ca.issue(["api.test"], not_after=in_days(5))   # any names, any validity
+cert_path, key_path = leaf.write(tmp_path, "server")
 """
 
 from __future__ import annotations

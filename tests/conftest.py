@@ -1,4 +1,5 @@
-"""Fixtures for the project's own tests: real servers, and running the suite in a subprocess."""
+"""Fixtures for the project's own tests: real servers, and running the suite as a user would,
+in this process (`run_suite`, `run_in_process`) or in a process of its own (`suite_run`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -18,6 +20,14 @@ from tests.servers import Endpoint, HttpServer, SilentPort
 ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["pytester"]
+
+# Time budgets (issue "tests that hold on a busy machine"): a run may take three times the
+# bound it protects (a timeout, a deadline), as on a busy 2-core machine shared with CI, plus
+# its start-up there: configuration, collection and the reports in this process; the
+# interpreter and its imports as well for a process of its own (about 3 s on an idle machine).
+BUSY_FACTOR = 3
+STARTUP_S = 4.0
+PROCESS_STARTUP_S = 10.0
 
 
 @pytest.fixture
@@ -48,6 +58,12 @@ class SuiteRun:
     junit: ET.Element | None
     seconds: float
     report_dir: Path
+    startup_s: float = PROCESS_STARTUP_S  # what the run may spend besides probing
+    junit_path: Path | None = None
+
+    def budget(self, bound_s: float) -> float:
+        """The longest this run may take when what it protects is `bound_s` seconds."""
+        return BUSY_FACTOR * bound_s + self.startup_s
 
     def outcome(self, test_id: str) -> str:
         """'passed', 'failed', 'error' or 'skipped' for one test id from the JUnit XML."""
@@ -77,11 +93,16 @@ def suite_run(
     env: dict[str, str] | None = None,
     timeout: float = 120,
     prefix: Sequence[str] = (),
+    report_dir: Path | None = None,
+    junit_logging: str = "no",
 ) -> SuiteRun:
     """Run `pytest checks ARGS` in a process of its own from the project root, as a user
     would: the one runner for tests about the process (its exit, its time, signals, the
-    sandbox it starts); `prefix` wraps the command, e.g. to run it in a network namespace."""
-    common, junit, report_dir = suite_args(directory)
+    sandbox it starts, everything it writes); `prefix` wraps the command, e.g. to run it in a
+    network namespace; `report_dir` may be shared by several runs (history.jsonl grows)."""
+    common, junit, report_dir = suite_args(
+        directory, report_dir=report_dir, junit_logging=junit_logging
+    )
     command = [*prefix, sys.executable, "-m", "pytest", "checks", *common, *args]
     started = time.monotonic()
     result = subprocess.run(
@@ -95,23 +116,81 @@ def suite_run(
     )
     seconds = time.monotonic() - started
     tree = ET.parse(junit).getroot() if junit.exists() else None
-    return SuiteRun(result.returncode, result.stdout + result.stderr, tree, seconds, report_dir)
+    output = result.stdout + result.stderr
+    return SuiteRun(result.returncode, output, tree, seconds, report_dir, junit_path=junit)
 
 
-def suite_args(directory: Path) -> tuple[list[str], Path, Path]:
+def suite_args(
+    directory: Path, *, report_dir: Path | None = None, junit_logging: str = "no"
+) -> tuple[list[str], Path, Path]:
     """The arguments every test run of the suite takes, its JUnit file and report directory."""
     number = len(list(directory.glob("junit-*")))
     junit = directory / f"junit-{number}.xml"
-    report_dir = directory / f"reports-{number}"
+    report_dir = report_dir or directory / f"reports-{number}"
     args = [
         "-p",
         "no:cacheprovider",
         f"--junitxml={junit}",
         f"--report-dir={report_dir}",
         "-o",
-        "junit_logging=no",
+        f"junit_logging={junit_logging}",
     ]
     return args, junit, report_dir
+
+
+# Library modules the in-process runs imported: kept for the whole test process.
+KEPT_MODULES: dict[str, ModuleType] = {}
+
+
+class KeepLibraries:
+    """Keeps the library modules an in-process run imported, for the rest of the process.
+
+    Pytester forgets every module imported during a run, and again at the end of the test.
+    A library imported lazily during a run (httpx imports httpcore at its first request and
+    maps httpcore's exceptions once) would then be imported afresh later, while the modules
+    kept from before still hold the first copy's classes: a refused connection would escape
+    as a crash. A real process imports each library once; so does this one, but for the
+    runs' own test and conftest modules, which are forgotten as pytester means them to be."""
+
+    def __init__(self, *scratch: Path) -> None:
+        self.scratch = tuple(path.resolve() for path in scratch)
+
+    def pytest_unconfigure(self) -> None:  # the run's last hook, before pytester forgets
+        for name, module in list(sys.modules.items()):
+            if name not in KEPT_MODULES and not self._scratch(module):
+                KEPT_MODULES[name] = module
+
+    def _scratch(self, module: ModuleType) -> bool:
+        where = getattr(module, "__file__", None)
+        if not where:
+            return False
+        path = Path(where).resolve()
+        return path.name == "conftest.py" or any(path.is_relative_to(s) for s in self.scratch)
+
+
+def restore_kept_modules() -> None:
+    for name, module in KEPT_MODULES.items():
+        sys.modules.setdefault(name, module)
+
+
+@pytest.fixture(autouse=True)
+def _libraries_stay_imported() -> Iterator[None]:
+    """Set up before `pytester`, torn down after it: puts back what it forgot."""
+    yield
+    restore_kept_modules()
+
+
+def run_in_process(
+    pytester: pytest.Pytester, *args: str, plugins: Sequence[object] = ()
+) -> pytest.RunResult:
+    """`pytester.runpytest_inprocess(*args)`, keeping the libraries it imported
+    (`KeepLibraries`): the in-process runs of the checks, a scratch suite or an option."""
+    restore_kept_modules()
+    try:
+        keeper = KeepLibraries(ROOT / "checks", pytester.path)
+        return pytester.runpytest_inprocess(*args, plugins=[*plugins, keeper])
+    finally:
+        restore_kept_modules()
 
 
 @pytest.fixture
@@ -130,20 +209,19 @@ def run_suite(
     ) -> SuiteRun:
         if prefix:
             return suite_run(pytester.path, *args, env=env, timeout=timeout, prefix=prefix)
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
         common, junit, report_dir = suite_args(pytester.path)
-        started = time.monotonic()
-        result = pytester.runpytest_inprocess(
-            str(ROOT / "checks"), f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
-            *common, *args,
-        )  # fmt: skip
-        seconds = time.monotonic() - started
-        for name in env or {}:
-            monkeypatch.delenv(name)
+        with monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            started = time.monotonic()
+            result = run_in_process(
+                pytester, str(ROOT / "checks"), f"--rootdir={ROOT}",
+                "-c", str(ROOT / "pyproject.toml"), *common, *args,
+            )  # fmt: skip
+            seconds = time.monotonic() - started
         output = result.stdout.str() + "\n" + result.stderr.str()
         tree = ET.parse(junit).getroot() if junit.exists() else None
-        return SuiteRun(int(result.ret), output, tree, seconds, report_dir)
+        return SuiteRun(int(result.ret), output, tree, seconds, report_dir, STARTUP_S, junit)
 
     return run
 

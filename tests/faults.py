@@ -6,13 +6,15 @@ SilentPort, RedisFarm, KubeStandIn, TlsServer, the shared PostgreSQL cluster) an
 at the end. A `Part` is one family's entry in an environment file plus the test-id targets it
 yields; a `Row` is a part put into one fault, with the reason its failures must give.
 `check_run` asserts the contract: every check of a faulty target failed (never an ERROR) with
-its reason and its runbook block, and nothing else was collected.
+its reason and its runbook block, nothing else was collected, and the run ended within three
+times its timeout plus its start-up (`SuiteRun.budget`).
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
-import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,12 +24,13 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.certs import IssuedCertificate, server_context
 from tests.conftest import SuiteRun, suite_run
 from tests.pg import Cluster, shared_cluster
 from tests.redisserver import RedisFarm
 from tests.servers import Endpoint, HttpServer, SilentPort
 from vigil.kube_standin import KubeStandIn
-from vigil.sandbox.tls_endpoint import IssuedCertificate, TlsServer
+from vigil.sandbox.tls_endpoint import TlsServer
 
 NAMESPACE = "shop"
 CONTEXT = "prod"
@@ -60,7 +63,7 @@ class Lab:
         self._files = 0
 
     def http(self, routes: dict[str, Endpoint], tls: IssuedCertificate | None = None) -> HttpServer:
-        server = HttpServer(routes, self.server_context(tls) if tls else None)
+        server = HttpServer(routes, server_context(tls) if tls else None)
         self._closers.append(server.close)
         return server
 
@@ -90,23 +93,23 @@ class Lab:
         """The test process's PostgreSQL cluster (started on first use)."""
         return shared_cluster(self.config)
 
-    def server_context(self, certificate: IssuedCertificate) -> ssl.SSLContext:
-        cert, key = certificate.write(self.directory, self._unique("server"))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        return context
-
     def file(self, name: str, content: bytes) -> Path:
         path = self.directory / name
         path.write_bytes(content)
         return path
 
-    def kubeconfig(self, server: str, name: str = "kubeconfig") -> Path:
-        """A kubeconfig whose context `prod` points at `server` (any URL, reachable or not)."""
+    def kubeconfig(
+        self, server: str, name: str = "kubeconfig", ca_pem: bytes | None = None
+    ) -> Path:
+        """A kubeconfig whose context `prod` points at `server` (any URL, reachable or not),
+        trusting the CA `ca_pem` for it when given (else the system's trust store)."""
+        cluster: dict[str, str] = {"server": server}
+        if ca_pem is not None:
+            cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": server}}],
+            "clusters": [{"name": CONTEXT, "cluster": cluster}],
             "users": [{"name": "reader", "user": {"token": "matrix-token"}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": "reader"}}],
             "current-context": CONTEXT,
@@ -181,6 +184,10 @@ def status_page_part(name: str, url: str, **settings: Any) -> Part:
 # --- rows of the matrix, and what a run of them must show --------------------------------------
 
 
+# What a failure must say: one text, or several that must all appear in it.
+Reason = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Row:
     """`part` put into `fault`: every check of its targets fails with `reason`, except the
@@ -188,13 +195,17 @@ class Row:
 
     fault: str
     part: Part
-    reason: str
+    reason: Reason
     env: str = "faults"
     passing: frozenset[str] = frozenset()
 
     @property
     def ids(self) -> set[str]:
         return {f"{self.env}/{target}" for target in self.part.targets}
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return (self.reason,) if isinstance(self.reason, str) else self.reason
 
 
 def write_environments(directory: Path, rows: list[Row], timeout_s: float) -> list[Path]:
@@ -243,8 +254,9 @@ def _target_of(test_id: str) -> str:
     return test_id[test_id.index("[") + 1 : -1]
 
 
-def check_run(run: SuiteRun, rows: list[Row], budget_s: float) -> list[str]:
-    """How a faulty run breaks the contract, one line per problem (empty: it keeps it)."""
+def check_run(run: SuiteRun, rows: list[Row], timeout_s: float) -> list[str]:
+    """How a faulty run breaks the contract, one line per problem (empty: it keeps it).
+    `timeout_s` is the targets' timeout: the run may cost one, within `run.budget`."""
     results = failure_texts(run)
     problems: list[str] = []
     covered: set[str] = set()
@@ -263,7 +275,7 @@ def check_run(run: SuiteRun, rows: list[Row], budget_s: float) -> list[str]:
             if outcome != "failed":
                 problems.append(f"{test_id}: {outcome}, expected failed: {text[:300]}")
                 continue
-            missing = [s for s in (row.reason, *RUNBOOK_BLOCK) if s not in text]
+            missing = [s for s in (*row.texts, *RUNBOOK_BLOCK) if s not in text]
             if missing:
                 problems.append(f"{test_id}: failure lacks {missing}: {text[:400]}")
     if stray := set(results) - covered:
@@ -274,8 +286,12 @@ def check_run(run: SuiteRun, rows: list[Row], budget_s: float) -> list[str]:
     for marker in ("Traceback", "INTERNALERROR"):
         if marker in run.output:
             problems.append(f"{marker} in the output")
-    if run.seconds >= budget_s:
-        problems.append(f"the run took {run.seconds:.1f} s (budget {budget_s:g} s)")
+    if run.seconds >= run.budget(timeout_s):
+        budget = f"{run.budget(timeout_s):g} s for a {timeout_s:g} s timeout"
+        # Where the time went: pytest's own session, or start-up and exit around it.
+        session = re.findall(r"=+ .* in (\d+(?:\.\d+)?)s", run.output)
+        inside = f"; pytest's session took {session[-1]} s of it" if session else ""
+        problems.append(f"the run took {run.seconds:.1f} s (budget {budget}{inside})")
     if run.returncode != 1:
         problems.append(f"exit status {run.returncode}, expected 1 (checks failed)")
     return problems

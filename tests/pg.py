@@ -23,6 +23,7 @@ import yaml
 
 from tests.probing import targets_of
 from vigil.environment import load_environment
+from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
 from vigil.sandbox.postgres import (
     DEMO_DATA,
     DEMO_SCHEMA,
@@ -137,13 +138,15 @@ def hold_connections(cluster: Cluster, held: Sessions, in_use: int) -> None:
     raise AssertionError(f"could not settle at {in_use} client backends")
 
 
-def load_targets(path: Path) -> tuple[list[Target], list[Target]]:
-    """The database targets and the SQL assertion targets of one environment file."""
+def pg_targets(
+    directory: Path, text: str
+) -> tuple[list[Target[PostgresTarget]], list[Target[SqlAssertion]]]:
+    """The database targets and the SQL assertion targets of an environment file's `text`
+    (written as `probe.yaml` in `directory`)."""
+    path = directory / "probe.yaml"
+    path.write_text(text)
     environment = load_environment(path, {})
-    return (
-        targets_of("database", environment),
-        targets_of("sql_assertion", environment),
-    )
+    return targets_of("database", environment), targets_of("sql_assertion", environment)
 
 
 def active_sessions_by_application(cluster: Cluster, dbname: str, application: str) -> int:
@@ -162,14 +165,6 @@ INVARIANTS = {"exports-per-actor", "payments-with-bad-amounts"}
 
 def example_assertions() -> list[dict[str, Any]]:
     """The assertions of environments/production.example.yaml that the tests' faults break
-    (the invariants are checked apart, in tests/test_postgres_config.py)."""
+    (the invariants are checked apart, in tests/test_postgres_suite.py)."""
     example = yaml.safe_load(EXAMPLE.read_text())
     return [a for a in example["postgres"][0]["assertions"] if a["name"] not in INVARIANTS]
-
-
-def env_text(databases: list[dict[str, Any]], timeout_s: float = 3) -> str:
-    return yaml.safe_dump(
-        {"runbook_url": "https://runbooks.example.com/db", "timeout_s": timeout_s,
-         "vars": {"namespace": "shop", "context": "test"}, "postgres": databases},
-        sort_keys=False,
-    )  # fmt: skip

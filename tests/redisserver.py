@@ -5,7 +5,7 @@ logic exists once) in a test's temporary directory and stops them all at the end
 produces the faults the checks look for: memory filled until keys are evicted, a long queue,
 a failed background save, a broken replica link, exhausted client slots, a dataset that is
 still LOADING, a link slowed by a delaying proxy, and ports where something other than Redis
-answers.
+answers; and a TLS-only server with a certificate of the tests' CA (tests/certs.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from typing import Any
 
 import redis
 
-from tests.probing import targets_of
+from tests.certs import TestCA, in_days
+from tests.probing import observe, targets_of
 from tests.servers import SilentPort
 from vigil.environment import build_environment
+from vigil.families.redis.probe import RedisStatus
+from vigil.families.redis.spec import RedisTarget
 from vigil.sandbox.redis import RedisServer, fill_cache
 from vigil.targets import Target
 
@@ -41,6 +44,21 @@ class RedisFarm:
         server = RedisServer(self.directory / f"redis-{len(self.servers)}", settings, tls=tls)
         self.servers.append(server)
         return server.start(wait_ready=wait_ready)
+
+    def tls(self, ca: TestCA) -> tuple[RedisServer, Path]:
+        """A server speaking only TLS, with a certificate of `ca` for 127.0.0.1; and the CA's
+        bundle (what `ca_bundle:` points at)."""
+        directory = self.directory / f"tls-{len(self.servers)}"
+        directory.mkdir(parents=True)
+        cert, key = ca.issue(["127.0.0.1"], not_after=in_days(90)).write(directory, "server")
+        bundle = ca.bundle(directory)
+        settings = {
+            "tls-cert-file": str(cert),
+            "tls-key-file": str(key),
+            "tls-ca-cert-file": str(bundle),
+            "tls-auth-clients": "no",
+        }
+        return self.start(settings, tls=True), bundle
 
     def healthy(self, queue_entries: int = 2) -> RedisServer:
         """Keys present, a short queue, far from every limit."""
@@ -166,6 +184,12 @@ class RedisFarm:
         for server in self.servers:
             server.stop()
 
+    def __enter__(self) -> RedisFarm:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 class DelayProxy:
     """A TCP proxy on 127.0.0.1 adding `delay_s` to every chunk in both directions."""
@@ -245,11 +269,18 @@ def _wait_for_clients(connection: socket.socket, count: int) -> None:
     raise AssertionError(f"the server never counted {count} clients")
 
 
-def redis_target(url: str, timeout_s: float = 2, **settings: Any) -> Target:
+def redis_target(url: str, timeout_s: float = 2, **settings: Any) -> Target[RedisTarget]:
     """A Redis target as an environment file would give it."""
     settings = {"timeout_s": timeout_s, "redis": [{"name": "cache", "url": url, **settings}]}
     environment = build_environment(settings, {}, "test.yaml", "test")
     return targets_of("redis_server", environment)[0]
+
+
+def observe_redis(url: str, timeout_s: float = 2, **settings: Any) -> RedisStatus:
+    """What the probe sees of the Redis at `url`, observed as a run observes it (through a
+    probe session, within the target's total timeout)."""
+    status: RedisStatus = observe("redis_status", redis_target(url, timeout_s, **settings))
+    return status
 
 
 def admin(server: RedisServer) -> redis.Redis:

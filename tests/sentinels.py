@@ -18,11 +18,11 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from tests.servers import Endpoint
+from tests.servers import Endpoint, LocalHttpServer
 
 CONTEXT_CHARS = 70
 
@@ -104,6 +104,7 @@ class AuthServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body leave at once, no ACK wait
 
             def do_GET(self) -> None:
                 endpoint, required = outer.routes.get(
@@ -123,8 +124,7 @@ class AuthServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = LocalHttpServer(Handler)
         self.port = int(self.server.server_address[1])
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SuiteRun, write_env
-from tests.probing import load_targets
+from tests.probing import load_targets, observe
 from tests.servers import Endpoint, HttpServer, free_port
-from vigil.families.dependencies.probe import ProviderStatus, observe_page
+from vigil.families.dependencies.probe import ProviderStatus
 from vigil.sandbox.status_page import (
     INCIDENT_NAME,
     StatusPageServer,
@@ -32,14 +32,16 @@ def pages() -> Iterator[StatusPageServer]:
     server.close()
 
 
-def observe(tmp_path: Path, url: str, extra: str = "") -> ProviderStatus:
+def read_page(tmp_path: Path, url: str, extra: str = "") -> ProviderStatus:
+    """What the status-page probe sees at `url`, through a probe session as in a run."""
     text = f"timeout_s: 2\nstatus_pages:\n  - name: provider\n    url: {url}\n{extra}"
     [target] = load_targets(tmp_path, "status_page", text)
-    return observe_page(target)
+    status: ProviderStatus = observe("status_summary", target)
+    return status
 
 
 def test_summary_with_a_major_incident(tmp_path: Path, pages: StatusPageServer) -> None:
-    status = observe(tmp_path, pages.url("payment-provider"))
+    status = read_page(tmp_path, pages.url("payment-provider"))
     assert status.error is None
     assert status.indicator == "major" and status.description == "Partial System Outage"
     assert [c.name for c in status.components if c.impaired] == ["Card payments"]
@@ -50,13 +52,13 @@ def test_summary_with_a_major_incident(tmp_path: Path, pages: StatusPageServer) 
 
 
 def test_page_base_url_reads_the_summary(tmp_path: Path, pages: StatusPageServer) -> None:
-    status = observe(tmp_path, f"http://127.0.0.1:{pages.port}/email-provider")
+    status = read_page(tmp_path, f"http://127.0.0.1:{pages.port}/email-provider")
     assert status.error is None and status.indicator == "none" and status.has_components
     assert status.url.endswith("/email-provider/api/v2/summary.json")
 
 
 def test_status_json_has_only_the_indicator(tmp_path: Path, pages: StatusPageServer) -> None:
-    status = observe(tmp_path, pages.url("payment-provider", "status.json"))
+    status = read_page(tmp_path, pages.url("payment-provider", "status.json"))
     assert status.indicator == "major" and not status.has_components and not status.components
 
 
@@ -70,11 +72,14 @@ def test_unreadable_pages_are_errors_not_outages(
             "/other.json": Endpoint(200, {"ok": True}),
         }
     )
-    assert "HTTP 503" in str(observe(tmp_path, server.url("/down.json")).error)
-    assert "not JSON" in str(observe(tmp_path, server.url("/html.json")).error)
-    assert "not a Statuspage v2 document" in str(observe(tmp_path, server.url("/other.json")).error)
-    refused = observe(tmp_path, f"http://127.0.0.1:{free_port()}/api/v2/summary.json")
-    assert "connection refused" in str(refused.error)
+    down = read_page(tmp_path, server.url("/down.json"))
+    assert "HTTP 503" in str(down.error) and down.indicator == ""
+    assert "not JSON" in str(read_page(tmp_path, server.url("/html.json")).error)
+    other = read_page(tmp_path, server.url("/other.json"))
+    assert "not a Statuspage v2 document" in str(other.error)
+    port = free_port()
+    refused = read_page(tmp_path, f"http://127.0.0.1:{port}/api/v2/summary.json")
+    assert f"connection refused by 127.0.0.1:{port}" in str(refused.error)
 
 
 @pytest.fixture

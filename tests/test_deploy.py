@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
+import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, run_in_process
 
 
-def test_cronjob_runs_one_pod_per_environment_with_real_options() -> None:
+def test_cronjob_runs_one_pod_per_environment_with_real_options(
+    pytester: pytest.Pytester,
+) -> None:
     documents = list(yaml.safe_load_all((ROOT / "deploy" / "cronjob.yaml").read_text()))
     cronjob = next(d for d in documents if d["kind"] == "CronJob")
     job = cronjob["spec"]["jobTemplate"]["spec"]
@@ -25,13 +25,10 @@ def test_cronjob_runs_one_pod_per_environment_with_real_options() -> None:
     script = container["args"][0]
     used = set(re.findall(r"(--[a-z][a-z-]+)", script))
     assert {"--env", "--deadline", "--report-dir", "--junitxml", "--pushgateway"} <= used
-    help_text = subprocess.run(
-        [sys.executable, "-m", "pytest", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    ).stdout
+    shown = run_in_process(pytester, "-p", "vigil.plugin", "--help")
+    assert shown.ret == pytest.ExitCode.OK
+    help_text = shown.stdout.str()
+    assert "Vigil smoke and readiness checks" in help_text  # the plugin's options are listed
     aliases = {"--junitxml": "--junit-xml"}  # pytest lists only the first spelling
     for option in used:
         assert aliases.get(option, option) in help_text, f"{option} is not a pytest option"

@@ -8,6 +8,13 @@ import pytest
 
 from vigil.environment import expand_variables, load_environment
 from vigil.errors import ConfigError
+from vigil.families.dependencies.spec import StatusPage
+from vigil.families.http.spec import HttpSection
+from vigil.families.kubernetes.spec import KubernetesSection
+from vigil.families.postgres.spec import PostgresTarget
+from vigil.families.prometheus.spec import PrometheusSection
+from vigil.families.redis.spec import RedisTarget
+from vigil.families.tls.spec import TlsTarget
 from vigil.plugin.configure import resolve_environment_paths
 
 FULL_V1 = """
@@ -94,29 +101,50 @@ def test_the_whole_v1_example_loads(tmp_path: Path) -> None:
     spec = env.spec
     assert env.name == "production"
     assert spec.vars == {"namespace": "platform-production", "replicas": "3"}
-    assert spec.http is not None and spec.http.services[0].method == "GET"
-    assert spec.postgres is not None and spec.postgres[0].dsn == SECRETS["DATABASE_URL"]
-    assert spec.postgres[0].assertions[0].max == 0
-    assert spec.redis is not None and spec.redis[0].queues == {"payment:retry:queue": 100}
-    assert spec.kubernetes is not None and spec.kubernetes.required_secrets == {
-        "jwt-secret": ["JWT_SECRET"]
-    }
-    assert spec.tls is not None and spec.tls[0].display_name == "public-api"
-    assert spec.prometheus is not None and spec.prometheus.rules[0].max == 0.01
-    assert spec.status_pages is not None and spec.status_pages[0].name == "payment-provider"
+    http: HttpSection = spec.section("http")
+    postgres: list[PostgresTarget] = spec.section("postgres")
+    redis: list[RedisTarget] = spec.section("redis")
+    kubernetes: KubernetesSection = spec.section("kubernetes")
+    tls: list[TlsTarget] = spec.section("tls")
+    prometheus: PrometheusSection = spec.section("prometheus")
+    status_pages: list[StatusPage] = spec.section("status_pages")
+    assert http.services[0].method == "GET"
+    assert postgres[0].dsn == SECRETS["DATABASE_URL"]
+    assert postgres[0].assertions[0].max == 0
+    assert redis[0].queues == {"payment:retry:queue": 100}
+    assert kubernetes.required_secrets == {"jwt-secret": ["JWT_SECRET"]}
+    assert tls[0].display_name == "public-api"
+    assert prometheus.rules[0].max == 0.01
+    assert status_pages[0].name == "payment-provider"
     assert (
         env.link("http-service-down") == "https://runbooks.example.com/platform#http-service-down"
     )
+    made = {kind: [t.name for t in targets] for kind, targets in env.targets.items() if targets}
+    assert made == {
+        "http_service": ["auth"],
+        "database": ["main"],
+        "sql_assertion": ["main/payouts-stuck-pending"],
+        "redis_server": ["cache"],
+        "k8s_namespace": ["platform-production"],
+        "k8s_cluster": ["prod-cluster"],
+        "certificate": ["public-api"],
+        "prometheus_server": ["prometheus"],
+        "prometheus_rule": ["api-5xx-ratio"],
+        "status_page": ["payment-provider"],
+    }
 
 
 def test_name_defaults_to_the_file_stem_and_sections_are_optional(tmp_path: Path) -> None:
     env = load_environment(write(tmp_path, "timeout_s: 3\n", name="staging"), {})
     assert env.name == "staging"
-    assert env.spec.timeout_s == 3 and env.spec.http is None and env.spec.postgres is None
+    assert env.spec.timeout_s == 3
+    assert env.spec.section("http") is None and env.spec.section("postgres") is None
+    assert env.all_targets() == []
 
 
 def test_empty_file_is_an_environment_with_nothing_to_check(tmp_path: Path) -> None:
-    assert load_environment(write(tmp_path, ""), {}).spec.http is None
+    env = load_environment(write(tmp_path, ""), {})
+    assert env.spec.section("http") is None and env.all_targets() == []
 
 
 def test_variables_expand_with_defaults() -> None:
@@ -170,13 +198,27 @@ def test_not_a_mapping(tmp_path: Path) -> None:
 
 def test_duplicate_target_names(tmp_path: Path) -> None:
     text = "redis:\n  - {name: c, url: 'redis://a'}\n  - {name: c, url: 'redis://b'}\n"
-    assert problems(tmp_path, text) == ["(top): redis: name 'c' is used twice"]
+    assert problems(tmp_path, text) == ["redis: name 'c' is used twice"]
 
 
 def test_a_password_in_a_bad_url_is_not_repeated(tmp_path: Path) -> None:
     text = "http:\n  services:\n    - name: a\n      url: ftp://u:hunter2secret@x/\n"
     found = problems(tmp_path, text)
     assert found and "hunter2secret" not in " ".join(found)
+
+
+def test_values_from_variables_are_the_secrets_but_public_ones(tmp_path: Path) -> None:
+    text = "postgres:\n  - name: main\n    dsn: postgresql://app:${PW}@${HOST}:5432/app\n"
+    variables = {"PW": "s3cret-pw", "HOST": "db.internal", "UNUSED": "never-read"}
+    env = load_environment(write(tmp_path, text), variables, public=["HOST"])
+    assert env.secrets == {"s3cret-pw"}
+    assert env.targets["database"][0].spec.dsn == "postgresql://app:s3cret-pw@db.internal:5432/app"
+
+
+def test_a_file_over_one_mebibyte_is_not_read(tmp_path: Path) -> None:
+    padding = "# " + "x" * 1000 + "\n"
+    found = problems(tmp_path, "timeout_s: 3\n" + padding * 1100)
+    assert found == ["(top): the file is larger than 1024 KiB; not read"]
 
 
 def test_env_arguments_resolve_names_paths_and_all(tmp_path: Path) -> None:
@@ -209,7 +251,6 @@ def test_the_shipped_example_file_is_valid() -> None:
         "postgresql://u:p@127.0.0.1/d",
     )
     env = load_environment(example, variables)
-    spec = env.spec
     assert env.name == "production"
-    assert spec.http and spec.postgres and spec.redis and spec.kubernetes and spec.tls
-    assert spec.prometheus and spec.status_pages
+    sections = ("http", "postgres", "redis", "kubernetes", "tls", "prometheus", "status_pages")
+    assert all(env.spec.section(name) for name in sections)

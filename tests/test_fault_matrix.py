@@ -4,9 +4,10 @@ Each scenario builds environment files whose targets are broken for real (a free
 that never answers, HTML where JSON is expected, a non-Redis server on the Redis port, a
 certificate for another name, an unresolvable host, a wrong password, a 403 from the
 Kubernetes API, a statement timeout, a Redis still LOADING...) and runs `pytest checks` on them
-in a subprocess. Every check of a faulty target must fail (never a pytest ERROR) with its
-reason and its runbook block, nothing else may be collected, nothing may crash, and the run
-must end within its timeout plus a small overhead.
+in this process (in a process of its own inside a network namespace for unresolvable hosts).
+Every check of a faulty target must fail (never a pytest ERROR) with its reason and its
+runbook block, nothing else may be collected, nothing may crash, and the run must cost one
+timeout: end within three times the timeout plus its start-up (`SuiteRun.budget`).
 
 | fault                       | http     | pg         | redis      | k8s | tls      | prom | page |
 | --------------------------- | -------- | ---------- | ---------- | --- | -------- | ---- | ---- |
@@ -35,11 +36,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.certs import TestCA, in_days
 from tests.conftest import SuiteRun
 from tests.faults import (
     SECRET,
     Lab,
     Part,
+    Reason,
     Row,
     check_run,
     http_part,
@@ -56,10 +59,8 @@ from tests.servers import Endpoint, free_port
 from vigil.kube_standin.api import CERT_MANAGER, RESOURCES
 from vigil.sandbox.kube_tls import certificate
 from vigil.sandbox.postgres import MONITOR_ROLE
-from vigil.sandbox.tls_endpoint import CertificateAuthority, in_days
 
 TIMEOUT_S = 2
-BUDGET_S = TIMEOUT_S + 8  # interpreter start-up, collection and reports on a busy machine
 NOWHERE = "no-such-host.invalid"
 NAME = "api.vigil.test"
 HTML = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"
@@ -127,8 +128,19 @@ def every_family(lab: Lab, host: str, port: int) -> list[Part]:
     ]
 
 
+# What the Kubernetes family says when the API sends nothing in time: the probe's own words
+# ("the Kubernetes API at URL did not answer all 12 list requests within 2 s") or the
+# session's at the total time ("the Kubernetes API did not send namespace shop's objects
+# within 2 s").
+KUBE_SILENT = ("the Kubernetes API", " did not ", f"within {TIMEOUT_S} s")
+# What the PostgreSQL family says of a server that accepts and never answers: "no answer from
+# HOST:PORT within 2 s" (the session's cut), or, for an assertion sharing the database's
+# session, that session's own "connection to HOST:PORT timed out after 2 s (no answer from
+# the server)", whichever comes first.
+PG_SILENT = ("no answer from ", f" {TIMEOUT_S} s")
+
 # What each family says when the whole address is refused, silent or unresolvable.
-ADDRESS_FAULTS: dict[str, dict[str, str]] = {
+ADDRESS_FAULTS: dict[str, dict[str, Reason]] = {
     "refused": {
         "http": "connection refused by 127.0.0.1:",
         "postgres": "connection refused by 127.0.0.1:",
@@ -140,9 +152,9 @@ ADDRESS_FAULTS: dict[str, dict[str, str]] = {
     },
     "accepts, never answers": {
         "http": f"no complete response within {TIMEOUT_S} s",
-        "postgres": f"timed out after {TIMEOUT_S} s",
+        "postgres": ("127.0.0.1:", *PG_SILENT),
         "redis": f"no answer within {TIMEOUT_S} s",
-        "kubernetes": f"did not answer within {TIMEOUT_S} s",
+        "kubernetes": KUBE_SILENT,
         "tls": "no TLS handshake from 127.0.0.1:",
         "prometheus": f"no complete response within {TIMEOUT_S} s",
         "status pages": f"no complete response within {TIMEOUT_S} s",
@@ -220,12 +232,7 @@ def slow(lab: Lab) -> list[Row]:
         ),
         Row(beyond, prometheus_part(late.url("")), no_answer),
         Row(beyond, status_page_part("late-page", late.url("/api/v2/summary.json")), no_answer),
-        Row(
-            beyond,
-            kubernetes_part(lab.kubeconfig(late.url(""))),
-            f"did not answer within {TIMEOUT_S} s",
-            env="slow-k8s",
-        ),
+        Row(beyond, kubernetes_part(lab.kubeconfig(late.url(""))), KUBE_SILENT, env="slow-k8s"),
     ]
 
 
@@ -275,7 +282,7 @@ def garbage(lab: Lab) -> list[Row]:
             postgres_part(
                 "pg-on-http", f"postgresql://vigil:{SECRET}@{web}/app", assertions=[ORDERS]
             ),
-            f"connection to {web} timed out after {TIMEOUT_S} s",
+            (web, *PG_SILENT),
         ),
         Row(
             "junk on the PostgreSQL port",
@@ -290,7 +297,7 @@ def garbage(lab: Lab) -> list[Row]:
 
 
 def tls_mismatch(lab: Lab) -> list[Row]:
-    ours, theirs = CertificateAuthority(), CertificateAuthority("Someone else's CA")
+    ours, theirs = TestCA(), TestCA("Someone else's CA")
     bundle = str(lab.file("ca.pem", ours.cert_pem))
     misnamed = ours.issue(["other.vigil.test"], not_after=in_days(200))
     untrusted = theirs.issue([NAME, "127.0.0.1"], not_after=in_days(200))
@@ -350,7 +357,7 @@ def tls_mismatch(lab: Lab) -> list[Row]:
             # A plain Redis waits for the end of an inline command; the ClientHello never ends one.
             no_tls,
             redis_part("rediss-on-plain", redis_plain.url().replace("redis://", "rediss://")),
-            f"timed out after {TIMEOUT_S} s",
+            f"no answer within {TIMEOUT_S} s",
         ),
         Row(
             "sslmode=require, server without SSL",
@@ -367,7 +374,7 @@ def tls_mismatch(lab: Lab) -> list[Row]:
         ),
         Row(
             untrusted_ca,
-            kubernetes_part(lab.kubeconfig(untrusted_url)),
+            kubernetes_part(lab.kubeconfig(untrusted_url, ca_pem=ours.cert_pem)),
             "CERTIFICATE_VERIFY_FAILED",
             env="tls-k8s",
         ),
@@ -477,7 +484,7 @@ def run_rows(
     paths = write_environments(directory, rows, TIMEOUT_S)
     envs = [arg for path in paths for arg in ("--env", str(path))]
     suite = run(*envs, *args)
-    return suite, check_run(suite, rows, BUDGET_S)
+    return suite, check_run(suite, rows, TIMEOUT_S)
 
 
 def report(problems: list[str], suite: SuiteRun) -> str:
@@ -511,9 +518,10 @@ def everything_hangs(lab: Lab) -> list[Row]:
 def test_a_whole_platform_hanging_costs_one_timeout(
     lab: Lab, run_suite: Callable[..., SuiteRun], tmp_path: Path
 ) -> None:
+    """Fourteen targets of every family hang at once: the run costs one timeout, not fourteen
+    (`check_run` holds it to `SuiteRun.budget`)."""
     suite, problems = run_rows(everything_hangs(lab), tmp_path, run_suite)
     assert not problems, report(problems, suite)
-    assert suite.seconds < 10, suite.seconds
 
 
 # --- bugs the matrix found, kept as regression tests ---------------------------------------

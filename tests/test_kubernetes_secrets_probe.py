@@ -6,8 +6,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
-import trustme
-
+from tests.certs import TestCA
 from vigil.families.kubernetes.secrets import TLS_TYPE, digest, read_secret
 
 
@@ -17,19 +16,19 @@ def encoded(value: bytes) -> str:
 
 def test_private_key_is_digested_encoded_and_the_certificate_read() -> None:
     not_after = datetime(2031, 1, 1, tzinfo=UTC)
-    leaf = trustme.CA().issue_cert(
-        "shop.example.com", not_before=not_after - timedelta(days=90), not_after=not_after
+    leaf = TestCA().issue(
+        ["shop.example.com"], not_before=not_after - timedelta(days=90), not_after=not_after
     )
-    key_text = encoded(leaf.private_key_pem.bytes())
+    key_text = encoded(leaf.key_pem)
     raw = {
         "type": TLS_TYPE,
         "metadata": {"name": "shop-tls"},
-        "data": {"tls.crt": encoded(leaf.cert_chain_pems[0].bytes()), "tls.key": key_text},
+        "data": {"tls.crt": encoded(leaf.cert_pem), "tls.key": key_text},
     }
     summary = read_secret(raw)
     # The digest of the base64 text: the key was never turned back into PEM.
     assert summary.digests["tls.key"] == digest(key_text.encode())
-    assert summary.digests["tls.key"] != digest(leaf.private_key_pem.bytes())
+    assert summary.digests["tls.key"] != digest(leaf.key_pem)
     assert summary.tls is not None and summary.tls.error is None
     assert summary.tls.not_after == not_after and summary.tls.subject == "shop.example.com"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 import yaml
 
+from tests.certs import TestCA
 from tests.conftest import SuiteRun, write_env
 from vigil.families.kubernetes.snapshot import load_snapshot
 from vigil.kube_standin import KubeStandIn, load_objects
@@ -55,11 +55,10 @@ EXPECTED_SHOP = {
 
 def tls_secret(name: str, not_after: datetime) -> tuple[dict[str, object], bytes]:
     """A kubernetes.io/tls Secret whose certificate expires at `not_after`, and its key."""
-    authority = trustme.CA()
-    leaf = authority.issue_cert(
-        "shop.example.com", not_before=not_after - timedelta(days=90), not_after=not_after
+    leaf = TestCA().issue(
+        ["shop.example.com"], not_before=not_after - timedelta(days=90), not_after=not_after
     )
-    key = leaf.private_key_pem.bytes()
+    key = leaf.key_pem
     secret: dict[str, object] = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -70,7 +69,7 @@ def tls_secret(name: str, not_after: datetime) -> tuple[dict[str, object], bytes
             "creationTimestamp": "2025-01-01T00:00:00Z",
         },
         "data": {
-            "tls.crt": base64.b64encode(leaf.cert_chain_pems[0].bytes()).decode(),
+            "tls.crt": base64.b64encode(leaf.cert_pem).decode(),
             "tls.key": base64.b64encode(key).decode(),
         },
     }
@@ -118,6 +117,7 @@ def test_snapshot_fails_exactly_the_faulty_checks(
     assert outcomes["test_nodes_without_pressure[snap/cluster]"] == "failed"
     assert run.returncode == 1 and run.seconds < 30
     out = run.output
+    assert "not evaluated" not in out  # every check could look at the snapshot
     assert "pod/checkout-bb0570e0c5-p8q7r (deployment/checkout): container checkout in" in out
     assert "kubectl rollout undo deployment/checkout -n shop" in out
     assert "3 deployments short of replicas in namespace shop" in out
@@ -127,7 +127,10 @@ def test_snapshot_fails_exactly_the_faulty_checks(
     assert "1 of 4 nodes not ready: node-b (Ready=Unknown NodeStatusUnknown)" in out
     assert "secret/shop-tls: certificate shop.example.com expires in 5.0 days" in out
     assert "event: 6s ago Warning BackOff (x31)" in out
-    written = [run.output, (env.parent / "junit-0.xml").read_text()]
+    # Everything the run wrote: its output, its JUnit XML (beside its report directory), reports.
+    junit = list(run.report_dir.parent.glob("junit-*.xml"))
+    assert len(junit) == 1 and run.report_dir.is_dir()
+    written = [run.output, junit[0].read_text()]
     written += [p.read_text() for p in run.report_dir.rglob("*") if p.is_file()]
     leaked = [s for s in secrets for text in written if s in text]
     assert not leaked
@@ -150,7 +153,10 @@ def test_missing_rbac_is_a_clean_failure_naming_the_permission(
         server.close()
     assert run.outcome("test_required_secrets_present[rbac/ops]") == "failed"
     assert run.outcome("test_no_crash_looping_pods[rbac/ops]") == "passed"
-    assert 'missing permission to list secrets (API group "") in namespace "ops"' in run.output
+    assert (
+        "not evaluated: cannot list secrets: forbidden: missing permission to list secrets"
+        ' (API group "") in namespace "ops"' in run.output
+    )
     assert 'User "system:serviceaccount:vigil:vigil" cannot list resource "secrets"' in run.output
     assert "Traceback" not in run.output
 
@@ -191,15 +197,9 @@ def test_two_environments_with_different_contexts_in_one_run(
             f"kubernetes:\n  kubeconfig: {two_clusters}\n  context: {name}-prod\n"
             "  namespaces: [platform]\n",
         )
+    # One run, one probe session: each environment gets its own connection and context.
     run = run_suite(
-        "--env",
-        str(tmp_path / "eu.yaml"),
-        "--env",
-        str(tmp_path / "us.yaml"),
-        "-m",
-        "kubernetes",
-        "-n",
-        "2",
+        "--env", str(tmp_path / "eu.yaml"), "--env", str(tmp_path / "us.yaml"), "-m", "kubernetes"
     )
     failed = run.failed()
     assert not [name for name in failed if "[eu/" in name], run.output[-3000:]

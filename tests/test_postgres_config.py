@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import write_env
 from tests.pg import EXAMPLE
+from tests.probing import targets_of
 from vigil.environment import load_environment
 from vigil.errors import ConfigError
 from vigil.families.postgres.spec import PostgresTarget
@@ -23,7 +24,7 @@ DSNS = {
 
 def test_example_is_valid_and_names_known_runbook_entries() -> None:
     environment = load_environment(EXAMPLE, DSNS)
-    databases = environment.spec.postgres or []
+    databases: list[PostgresTarget] = [t.spec for t in targets_of("database", environment)]
     assert [d.name for d in databases] == ["main", "replica"]
     catalog = load_catalog()
     named = {a.runbook for a in databases[0].assertions if a.runbook}

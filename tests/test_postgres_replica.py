@@ -13,15 +13,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import SuiteRun, write_env
-from tests.pg import Cluster, env_text, fresh_database
-from tests.pg import shared_cluster as _shared_cluster
+from tests.conftest import SuiteRun
+from tests.pg import Cluster, fresh_database, shared_cluster
+from tests.platform_ import Platform
 from vigil.sandbox.postgres import MONITOR_ROLE, PostgresServer, wait_until
 
 
 @pytest.fixture(scope="session")
 def cluster(pytestconfig: pytest.Config) -> Cluster:
-    return _shared_cluster(pytestconfig)
+    return shared_cluster(pytestconfig)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,8 @@ def test_roles_and_replay_lag(
             )
         )
         time.sleep(1.0)
-        with fresh_database(cluster, "frozen") as frozen:
+        with Platform(run_suite, tmp_path) as platform:
+            frozen = platform.hold(fresh_database(cluster, "frozen"))
             primary.execute(f"alter database {frozen} set default_transaction_read_only = on")
             on_standby = standby.dsn(MONITOR_ROLE, cluster.monitor_password, "postgres")
             databases: list[dict[str, Any]] = [
@@ -82,8 +83,8 @@ def test_roles_and_replay_lag(
                 {"name": "lagging", "dsn": on_standby, "role": "replica", "max_replica_lag_s": 0.5},
                 {"name": "relaxed", "dsn": on_standby, "role": "replica", "max_replica_lag_s": 60},
             ]
-            env = write_env(tmp_path, "suite", env_text(databases))
-            run = run_suite("--env", str(env), "-k", "writable or replica_lag")
+            env = platform.environment("suite", "postgres", databases)
+            run = platform.run("postgres", env, args=["-k", "writable or replica_lag"])
     finally:
         _one(standby.admin_dsn(), "select pg_wal_replay_resume()::text")
     assert run.outcomes() == {

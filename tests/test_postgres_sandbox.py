@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
-from tests.conftest import ROOT, SuiteRun, write_env
+from tests.conftest import ROOT, SuiteRun
 from tests.pg import example_assertions
+from tests.platform_ import Platform, assert_secret_free
 from vigil.sandbox.postgres import PostgresSandbox
 
 # The `postgres:` section of environments/sandbox.yaml (read from there once it has one).
@@ -34,13 +36,16 @@ def _section() -> list[dict[str, Any]]:
 
 
 def _run(run_suite: Callable[..., SuiteRun], tmp_path: Path, scenario: str, *args: str) -> SuiteRun:
-    component = PostgresSandbox(scenario)
-    try:
+    with Platform(run_suite, tmp_path) as platform:
+        component = PostgresSandbox(scenario)
+        platform.on_close(component.stop)
         variables = component.start()
-        env = write_env(tmp_path, "sbx", yaml.safe_dump({"timeout_s": 2, "postgres": _section()}))
-        return run_suite("--env", str(env), "-m", "postgres", *args, env=variables)
-    finally:
-        component.stop()
+        env = platform.environment("sbx", "postgres", _section(), timeout_s=2)
+        run = platform.run("postgres", env, args=args, variables=variables)
+    password = urlsplit(variables["SANDBOX_PG_DSN"]).password
+    assert password
+    assert_secret_free(run, {password})
+    return run
 
 
 def test_healthy_sandbox_passes(run_suite: Callable[..., SuiteRun], tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Prometheus family against a real Prometheus scraping real exporters (one per module run).
 
-The probe is exercised over the HTTP API; the suite runs black-box in a subprocess.
+The probe is exercised over the HTTP API through a probe session; the suite runs black-box,
+in this process, as a user runs it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SuiteRun, write_env
-from tests.probing import load_targets
+from tests.probing import load_targets, observe
 from tests.prometheus_stack import Stack, monitoring_stack
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
-from vigil.families.prometheus.probe import QueryResult, ServerHealth, observe_rule, observe_server
+from vigil.families.prometheus.probe import QueryResult, ServerHealth
 
 ERROR_RATIO = (
     'sum(rate(http_requests_total{{job="{job}",code=~"5.."}}[5m]))'
@@ -41,12 +42,14 @@ def rule_result(tmp_path: Path, url: str, query: str, timeout_s: float = 3) -> Q
         f"    - name: r\n      query: '{query}'\n      max: 1\n"
     )
     [target] = load_targets(tmp_path, "prometheus_rule", text)
-    return observe_rule(target)
+    result: QueryResult = observe("prometheus_result", target)
+    return result
 
 
 def server_health(tmp_path: Path, url: str) -> ServerHealth:
     [target] = load_targets(tmp_path, "prometheus_server", f"prometheus:\n  url: {url}\n")
-    return observe_server(target)
+    health: ServerHealth = observe("prometheus_health", target)
+    return health
 
 
 # --- probe ---------------------------------------------------------------------------------
@@ -89,8 +92,9 @@ def test_absent_metric_is_an_empty_result(tmp_path: Path, stack: Stack) -> None:
 
 
 def test_unreachable_and_silent_prometheus(tmp_path: Path, silent_port: SilentPort) -> None:
-    refused = rule_result(tmp_path, f"http://127.0.0.1:{free_port()}", "up")
-    assert refused.error is not None and "connection refused" in refused.error
+    port = free_port()
+    refused = rule_result(tmp_path, f"http://127.0.0.1:{port}", "up")
+    assert refused.error is not None and f"connection refused by 127.0.0.1:{port}" in refused.error
     started = time.monotonic()
     silent = rule_result(tmp_path, f"http://127.0.0.1:{silent_port.port}", "up", timeout_s=0.5)
     assert time.monotonic() - started < 1.5
@@ -183,7 +187,7 @@ def test_rules_and_presets_are_classified_exactly(
     run_suite: Callable[..., SuiteRun], monitoring_envs: list[Path]
 ) -> None:
     args = [a for path in monitoring_envs for a in ("--env", str(path))]
-    run = run_suite(*args, "-m", "prometheus", "-n", "2")
+    run = run_suite(*args, "-m", "prometheus")
     presets = [
         "error_ratio",
         "p95_latency",

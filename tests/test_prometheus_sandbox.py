@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import SuiteRun, write_env
+from tests.probing import fetch
 from vigil.sandbox.prometheus import SandboxPrometheus
 from vigil.sandbox.status_page import INCIDENT_NAME, StatusPages
 from vigil.sandbox.tls_endpoint import TlsEndpoint
@@ -52,6 +54,20 @@ FAILING_IN_INCIDENT = {
     "test_provider_operational[incident/payment-provider]",
 }
 SCENARIOS = ("healthy", "incident")
+# What `SandboxPrometheus.wait_until_scraped` waits for: two scrapes, so that rates exist.
+SCRAPED = "count_over_time(up[1m]) >= 2"
+
+
+def scraped_series(url: str, at: float) -> list[object]:
+    """The series of SCRAPED as Prometheus at `url` evaluates it at time `at`."""
+    query = urlencode({"query": SCRAPED, "time": f"{at:.3f}"})
+    response = fetch(f"{url}/api/v1/query?{query}", timeout_s=5)
+    assert response.error is None and response.status == 200, response
+    body = response.json_body
+    assert isinstance(body, dict) and body.get("status") == "success", body
+    result = body["data"]["result"]
+    assert isinstance(result, list)
+    return result
 
 
 @pytest.fixture
@@ -59,13 +75,13 @@ def sandboxes() -> Iterator[dict[str, dict[str, str]]]:
     """Both scenarios' components at once, so their Prometheus servers warm up together."""
     started: list[TlsEndpoint | StatusPages | SandboxPrometheus] = []
     variables: dict[str, dict[str, str]] = {scenario: {} for scenario in SCENARIOS}
+    returned: dict[str, float] = {}
     try:
         for scenario in SCENARIOS:
-            began = time.monotonic()
             prometheus = SandboxPrometheus(scenario)
             started.append(prometheus)
             variables[scenario] |= prometheus.start()
-            assert time.monotonic() - began < 5  # start-up does not wait for the first data
+            returned[scenario] = time.time()
             others: list[TlsEndpoint | StatusPages] = [TlsEndpoint(scenario), StatusPages(scenario)]
             for other in others:
                 started.append(other)
@@ -73,6 +89,12 @@ def sandboxes() -> Iterator[dict[str, dict[str, str]]]:
         for running in started:
             if isinstance(running, SandboxPrometheus):
                 running.wait_until_scraped()
+        for scenario, at in returned.items():
+            url = variables[scenario]["SANDBOX_PROMETHEUS_URL"]
+            # Start-up returned before the data came (as Prometheus itself recorded it), and
+            # waiting brought the data.
+            assert scraped_series(url, at) == [], scenario
+            assert scraped_series(url, time.time()) != [], scenario
         yield variables
     finally:
         for running in reversed(started):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import redis
-import trustme
 from redis.connection import PythonRespSerializer
 
-from tests.redisserver import RedisFarm, admin, redis_target
+from tests.certs import TestCA
+from tests.redisserver import RedisFarm, admin, observe_redis
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.environment import load_environment
 from vigil.errors import ConfigError
@@ -21,24 +21,22 @@ from vigil.families.redis.probe import (
     AllowListPacker,
     CommandRefused,
     ReadOnlyRedis,
-    observe_server,
 )
 from vigil.sandbox.redis import MONITOR_USER, monitor_acl_rule
 
 
 @pytest.fixture
 def farm(tmp_path: Path) -> Iterator[RedisFarm]:
-    started = RedisFarm(tmp_path)
-    yield started
-    started.close()
+    with RedisFarm(tmp_path) as started:
+        yield started
 
 
 def test_healthy_server_in_one_visit(farm: RedisFarm) -> None:
     server = farm.healthy(queue_entries=7)
     watcher = admin(server)
     before = int(watcher.info("stats")["total_connections_received"])
-    status = observe_server(
-        redis_target(server.url(), queues={"payment:retry:queue": 100, "missing": 5}, min_keys=1)
+    status = observe_redis(
+        server.url(), queues={"payment:retry:queue": 100, "missing": 5}, min_keys=1
     )
     assert status.error is None, status.error
     assert len(status.ping_ms) == 5 and all(ms < 100 for ms in status.ping_ms)
@@ -104,7 +102,7 @@ def test_config_refused_falls_back_to_info(farm: RedisFarm) -> None:
             keys=["%R~*"],
             commands=["-@all", "+ping", "+info", "+dbsize", "+llen"],
         )
-    status = observe_server(redis_target(server.url("managed", "pw-managed")))
+    status = observe_redis(server.url("managed", "pw-managed"))
     assert status.error is None
     assert status.maxmemory == 32 * 1024 * 1024 and status.maxclients == 500
     assert status.limits_source.startswith("INFO (CONFIG GET was refused: ")
@@ -113,7 +111,7 @@ def test_config_refused_falls_back_to_info(farm: RedisFarm) -> None:
 
 def test_refused_port() -> None:
     port = free_port()
-    status = observe_server(redis_target(f"redis://127.0.0.1:{port}/0"))
+    status = observe_redis(f"redis://127.0.0.1:{port}/0")
     assert status.failure == "refused"
     assert (
         status.error
@@ -123,7 +121,7 @@ def test_refused_port() -> None:
 
 def test_wrong_password_is_an_auth_failure_without_the_password(farm: RedisFarm) -> None:
     server = farm.healthy()
-    status = observe_server(redis_target(server.url(password="not-the-password-123")))
+    status = observe_redis(server.url(password="not-the-password-123"))
     assert status.failure == "auth", status.error
     assert f"authentication as user '{MONITOR_USER}' failed" in (status.error or "")
     assert "not-the-password-123" not in (status.error or "") + status.address
@@ -131,13 +129,13 @@ def test_wrong_password_is_an_auth_failure_without_the_password(farm: RedisFarm)
 
 def test_password_required_but_not_given(farm: RedisFarm) -> None:
     server = farm.start({"requirepass": "secret-default-pw"})
-    status = observe_server(redis_target(server.url(user=None)))
+    status = observe_redis(server.url(user=None))
     assert status.failure == "auth", status.error
 
 
 def test_http_server_is_not_redis(http_server: Callable[..., HttpServer]) -> None:
     web = http_server({"/": Endpoint(200, {})})
-    status = observe_server(redis_target(f"redis://127.0.0.1:{web.port}/0"))
+    status = observe_redis(f"redis://127.0.0.1:{web.port}/0")
     assert status.failure == "protocol", status.error
     # The HTTP server answers an error page and closes; depending on timing the client reads
     # the page or sees the connection end first. Either way: not a Redis server.
@@ -145,14 +143,14 @@ def test_http_server_is_not_redis(http_server: Callable[..., HttpServer]) -> Non
 
 
 def test_garbage_is_not_redis(farm: RedisFarm) -> None:
-    status = observe_server(redis_target(f"redis://127.0.0.1:{farm.garbage()}/0"))
+    status = observe_redis(f"redis://127.0.0.1:{farm.garbage()}/0")
     assert status.failure == "protocol", status.error
 
 
 def test_port_that_never_answers_ends_within_the_timeout(farm: RedisFarm) -> None:
     port = farm.silent()
     started = time.monotonic()
-    status = observe_server(redis_target(f"redis://127.0.0.1:{port}/0", timeout_s=0.5))
+    status = observe_redis(f"redis://127.0.0.1:{port}/0", timeout_s=0.5)
     assert time.monotonic() - started < 1.5
     assert status.failure == "timeout"
     assert status.error == (
@@ -165,14 +163,20 @@ def test_port_that_never_answers_ends_within_the_timeout(farm: RedisFarm) -> Non
 def test_slow_server_cannot_stretch_the_visit_past_the_timeout(farm: RedisFarm) -> None:
     port = farm.delayed(farm.healthy().port, delay_s=0.1)
     started = time.monotonic()
-    status = observe_server(redis_target(f"redis://127.0.0.1:{port}/0", timeout_s=0.6))
-    assert time.monotonic() - started < 1.2  # ~12 round trips of 0.2 s would take 2.4 s
+    status = observe_redis(f"redis://127.0.0.1:{port}/0", timeout_s=0.6)
+    # ~12 round trips of 0.2 s would take 2.4 s; the visit ends at its total timeout.
+    assert time.monotonic() - started < 1.8
     assert status.failure == "timeout"
+    assert status.error == (
+        f"no answer within 0.6 s from 127.0.0.1:{port}"
+        " (the port accepts connections but the server does not answer in time)"
+        " (is the port TLS? check redis:// vs rediss://)"
+    )
 
 
 def test_loading_dataset(farm: RedisFarm) -> None:
     server = farm.loading()
-    status = observe_server(redis_target(server.url()))
+    status = observe_redis(server.url())
     assert status.failure == "loading", status.error
     assert "is loading its dataset into memory (LOADING)" in (status.error or "")
     assert "% loaded" in (status.error or "")
@@ -182,31 +186,17 @@ def test_loading_dataset(farm: RedisFarm) -> None:
 def test_maxclients_reached(farm: RedisFarm, user: str | None) -> None:
     server = farm.crowded()
     with socket_holding(server.port):
-        status = observe_server(redis_target(server.url(user)))
+        status = observe_redis(server.url(user))
     assert status.failure == "maxclients", status.error
 
 
-def test_tls_with_ca_bundle(farm: RedisFarm, tmp_path: Path) -> None:
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    files = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
-    ca.cert_pem.write_to_path(str(files["ca"]))
-    cert.cert_chain_pems[0].write_to_path(str(files["cert"]))
-    cert.private_key_pem.write_to_path(str(files["key"]))
-    server = farm.start(
-        {
-            "tls-cert-file": str(files["cert"]),
-            "tls-key-file": str(files["key"]),
-            "tls-ca-cert-file": str(files["ca"]),
-            "tls-auth-clients": "no",
-        },
-        tls=True,
-    )
-    trusted = observe_server(redis_target(server.url(), ca_bundle=str(files["ca"])))
+def test_tls_with_ca_bundle(farm: RedisFarm) -> None:
+    server, bundle = farm.tls(TestCA())
+    trusted = observe_redis(server.url(), ca_bundle=str(bundle))
     assert trusted.error is None and trusted.text("role") == "master"
-    untrusted = observe_server(redis_target(server.url()))
+    untrusted = observe_redis(server.url())
     assert untrusted.failure == "tls", untrusted.error
-    plain = observe_server(redis_target(server.url().replace("rediss://", "redis://"), 0.5))
+    plain = observe_redis(server.url().replace("rediss://", "redis://"), 0.5)
     assert plain.error is not None
 
 
@@ -228,7 +218,7 @@ def test_latency_spikes_are_read(farm: RedisFarm) -> None:
     server = farm.start({"latency-monitor-threshold": "10"})
     with server.client() as client:  # a script that keeps the server busy for a while
         client.eval("local i = 0 while i < 5000000 do i = i + 1 end return i", 0)
-    status = observe_server(redis_target(server.url()))
+    status = observe_redis(server.url())
     assert status.error is None
     events = {event.event: event for event in status.latency_events}
     assert "command" in events and events["command"].max_ms >= 10

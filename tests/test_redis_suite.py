@@ -1,16 +1,17 @@
-"""End to end: `pytest checks -m redis` in a subprocess against real Redis servers with real
-faults, once as the least-privilege user of deploy/redis-acl.conf and once as the default
-(administrative) user: the same checks fail, for the same reasons."""
+"""End to end: `pytest checks -m redis` against real Redis servers with real faults, once as the
+least-privilege user of deploy/redis-acl.conf and once as the default (administrative) user:
+the same checks fail, for the same reasons."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from xml.etree import ElementTree as ET
+from typing import Any
 
 import pytest
 
-from tests.conftest import SuiteRun, write_env
+from tests.conftest import SuiteRun
+from tests.platform_ import Platform, assert_secret_free, expect, in_environment
 from tests.redisserver import RedisFarm
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.sandbox.redis import RedisServer
@@ -26,14 +27,18 @@ CHECKS: dict[str, dict[str, str]] = {
 
 
 @pytest.fixture
-def farm(tmp_path: Path) -> Iterator[RedisFarm]:
-    started = RedisFarm(tmp_path)
-    yield started
-    started.close()
+def platform(run_suite: Callable[..., SuiteRun], tmp_path: Path) -> Iterator[Platform]:
+    with Platform(run_suite, tmp_path) as started:
+        yield started
 
 
-class Platform:
-    """Servers in known states, and the environment file describing them."""
+@pytest.fixture
+def farm(platform: Platform, tmp_path: Path) -> RedisFarm:
+    return platform.hold(RedisFarm(tmp_path))
+
+
+class Faults:
+    """Redis servers in known states, one per fault, and the targets that describe them."""
 
     def __init__(self, farm: RedisFarm, web: HttpServer) -> None:
         self.stale = farm.start()  # first: its unsaved change ages while the rest starts
@@ -73,67 +78,38 @@ class Platform:
             self.loading,
         ]
 
-    def env(self, admin: bool) -> str:
+    def targets(self, admin: bool) -> list[dict[str, Any]]:
+        """The `redis:` section: as the monitoring user, or as the default user (`admin`)."""
+
         def url(server: RedisServer, port: int | None = None) -> str:
             text = server.url(user=None) if admin else server.url()
             return text if port is None else text.replace(f":{server.port}/", f":{port}/")
 
         healthy = self.healthy
-        return f"""
-runbook_url: https://runbooks.example.com/platform
-vars: {{namespace: shop, context: test}}
-timeout_s: 1
-redis:
-  - name: healthy
-    url: {url(healthy)}
-    role: primary
-    min_replicas: 1
-    max_latency_ms: 50
-    min_keys: 1
-    queues: {{"payment:retry:queue": 100}}
-    max_save_age_h: 48
-  - name: stale
-    url: {url(self.stale)}
-    max_save_age_h: 0.0001
-  - name: full
-    url: {url(self.full)}
-  - name: backlog
-    url: {url(self.backlog)}
-    queues: {{"payment:retry:queue": 100, "email:queue": 10}}
-  - name: empty
-    url: {url(self.empty)}
-    min_keys: 1
-  - name: cold
-    url: {url(self.cold)}
-    min_cache_hit_ratio: 0.8
-  - name: unsaved
-    url: {url(self.unsaved)}
-  - name: crowded
-    url: {url(self.crowded)}
-    max_clients_usage: 0.8
-  - name: replica
-    url: {url(self.replica)}
-    role: replica
-  - name: orphan
-    url: {url(self.orphan)}
-    role: replica
-  - name: loading
-    url: {url(self.loading)}
-  - name: slow
-    url: {url(healthy, self.slow_port)}
-    max_latency_ms: 20
-    timeout_s: 5  # a dozen 60 ms round trips must not hit the timeout on a busy machine
-  - name: wrong-password
-    url: {healthy.url(password="wrong-password-0123")}
-  - name: not-redis
-    url: redis://127.0.0.1:{self.web_port}/0
-  - name: garbage
-    url: redis://127.0.0.1:{self.garbage_port}/0
-  - name: silent
-    url: redis://127.0.0.1:{self.silent_port}/0
-  - name: refused
-    url: redis://127.0.0.1:{self.refused_port}/0
-"""
+        return [
+            {"name": "healthy", "url": url(healthy), "role": "primary", "min_replicas": 1,
+             "max_latency_ms": 50, "min_keys": 1, "queues": {"payment:retry:queue": 100},
+             "max_save_age_h": 48},
+            {"name": "stale", "url": url(self.stale), "max_save_age_h": 0.0001},
+            {"name": "full", "url": url(self.full)},
+            {"name": "backlog", "url": url(self.backlog),
+             "queues": {"payment:retry:queue": 100, "email:queue": 10}},
+            {"name": "empty", "url": url(self.empty), "min_keys": 1},
+            {"name": "cold", "url": url(self.cold), "min_cache_hit_ratio": 0.8},
+            {"name": "unsaved", "url": url(self.unsaved)},
+            {"name": "crowded", "url": url(self.crowded), "max_clients_usage": 0.8},
+            {"name": "replica", "url": url(self.replica), "role": "replica"},
+            {"name": "orphan", "url": url(self.orphan), "role": "replica"},
+            {"name": "loading", "url": url(self.loading)},
+            # A dozen 60 ms round trips must not hit the timeout on a busy machine.
+            {"name": "slow", "url": url(healthy, self.slow_port), "max_latency_ms": 20,
+             "timeout_s": 5},
+            {"name": "wrong-password", "url": healthy.url(password="wrong-password-0123")},
+            {"name": "not-redis", "url": f"redis://127.0.0.1:{self.web_port}/0"},
+            {"name": "garbage", "url": f"redis://127.0.0.1:{self.garbage_port}/0"},
+            {"name": "silent", "url": f"redis://127.0.0.1:{self.silent_port}/0"},
+            {"name": "refused", "url": f"redis://127.0.0.1:{self.refused_port}/0"},
+        ]  # fmt: skip
 
 
 UNREACHABLE = ["loading", "wrong-password", "not-redis", "garbage", "silent", "refused"]
@@ -193,28 +169,28 @@ NAMES = [
 
 
 def expected_outcomes(env: str) -> dict[str, str]:
-    return {
-        f"{check}[{env}/{name}]": "failed" if (check, name) in EXPECTED_FAILURES else "passed"
-        for name in NAMES
-        for check in _collected(name)
-    }
-
-
-@pytest.fixture
-def platform(farm: RedisFarm, http_server: Callable[..., HttpServer]) -> Platform:
-    return Platform(farm, http_server({"/": Endpoint(200, {})}))
+    return expect(
+        env,
+        {
+            name: {
+                check: "failed" if (check, name) in EXPECTED_FAILURES else "passed"
+                for check in _collected(name)
+            }
+            for name in NAMES
+        },
+    )
 
 
 def test_exactly_the_faulty_checks_fail_as_the_acl_user_and_as_admin(
-    run_suite: Callable[..., SuiteRun], platform: Platform, tmp_path: Path
+    platform: Platform, farm: RedisFarm, http_server: Callable[..., HttpServer]
 ) -> None:
-    least = write_env(tmp_path, "least", platform.env(admin=False))
-    admin = write_env(tmp_path, "admin", platform.env(admin=True))
-    run = run_suite("-m", "redis", "--env", str(least), "--env", str(admin), "-n", "2")
+    faults = Faults(farm, http_server({"/": Endpoint(200, {})}))
+    least = platform.environment("least", "redis", faults.targets(admin=False), timeout_s=1)
+    admin = platform.environment("admin", "redis", faults.targets(admin=True), timeout_s=1)
+    run = platform.run("redis", least, admin, args=["-n", "2"])
     assert run.returncode == 1, run.output
-    outcomes = run.outcomes()
-    assert {k: v for k, v in outcomes.items() if "[least/" in k} == expected_outcomes("least")
-    assert {k: v for k, v in outcomes.items() if "[admin/" in k} == expected_outcomes("admin")
+    assert in_environment(run, "least") == expected_outcomes("least")
+    assert in_environment(run, "admin") == expected_outcomes("admin")
     assert run.seconds < 30, run.seconds
 
     out = run.output
@@ -242,25 +218,19 @@ def test_exactly_the_faulty_checks_fail_as_the_acl_user_and_as_admin(
     ]:
         assert expected in out, expected
 
-    secrets = {server.monitor_password for server in platform.servers} | {"wrong-password-0123"}
-    assert run.junit is not None
-    junit_text = ET.tostring(run.junit, encoding="unicode")
-    for secret in secrets:
-        assert secret not in out
-        assert secret not in junit_text
+    secrets = {server.monitor_password for server in faults.servers} | {"wrong-password-0123"}
+    assert_secret_free(run, secrets)
 
 
-def test_junit_carries_the_redis_remediation(
-    run_suite: Callable[..., SuiteRun], farm: RedisFarm, tmp_path: Path
-) -> None:
+def test_junit_carries_the_redis_remediation(platform: Platform, farm: RedisFarm) -> None:
     server = farm.healthy(queue_entries=150)
-    env = write_env(
-        tmp_path,
+    env = platform.environment(
         "queues",
-        f"vars: {{namespace: shop, deployment: payment-worker}}\nredis:\n  - name: jobs\n"
-        f"    url: {server.url()}\n    queues: {{'payment:retry:queue': 100}}\n",
+        "redis",
+        [{"name": "jobs", "url": server.url(), "queues": {"payment:retry:queue": 100}}],
+        variables={"namespace": "shop", "deployment": "payment-worker"},
     )
-    run = run_suite("-m", "redis", "--env", str(env), "-k", "queue_lengths")
+    run = platform.run("redis", env, args=["-k", "queue_lengths"])
     assert run.failed() == {"test_queue_lengths[queues/jobs]"}, run.output
     assert run.junit is not None
     case = next(c for c in run.junit.iter("testcase") if c.get("name", "").endswith("jobs]"))
@@ -271,45 +241,43 @@ def test_junit_carries_the_redis_remediation(
     assert failure is not None and "LLEN payment:retry:queue" in (failure.text or "")
 
 
-def test_missing_permissions_skip_with_what_to_grant(
-    run_suite: Callable[..., SuiteRun], farm: RedisFarm, tmp_path: Path
-) -> None:
+def test_missing_permissions_skip_with_what_to_grant(platform: Platform, farm: RedisFarm) -> None:
     server = farm.healthy()
     with server.client() as client:  # may PING and nothing else
         client.acl_setuser(
             "pinger", enabled=True, passwords=["+pinger-pw-1"], commands=["-@all", "+ping"]
         )
-    env = write_env(
-        tmp_path,
-        "limited",
-        f"redis:\n  - name: cache\n    url: {server.url('pinger', 'pinger-pw-1')}\n"
-        f"    min_keys: 1\n    queues: {{'payment:retry:queue': 100}}\n",
-    )
-    run = run_suite("-m", "redis", "--env", str(env), "-rs")
+    cache = {
+        "name": "cache",
+        "url": server.url("pinger", "pinger-pw-1"),
+        "min_keys": 1,
+        "queues": {"payment:retry:queue": 100},
+    }
+    run = platform.run("redis", platform.environment("limited", "redis", [cache]), args=["-rs"])
     outcomes = run.outcomes()
     assert outcomes.pop("test_ping[limited/cache]") == "passed"
     assert set(outcomes.values()) == {"skipped"}, run.output
     assert "add +info to its ACL (deploy/redis-acl.conf)" in run.output
     assert "add +dbsize" in run.output
     assert "grant read access to keys (%R~*) and +llen" in run.output
-    assert "pinger-pw-1" not in run.output
+    assert_secret_free(run, {"pinger-pw-1"})
 
 
-def test_no_maxmemory_is_judged_against_host_memory(
-    run_suite: Callable[..., SuiteRun], farm: RedisFarm, tmp_path: Path
-) -> None:
+def test_no_maxmemory_is_judged_against_host_memory(platform: Platform, farm: RedisFarm) -> None:
     server = farm.start()  # maxmemory 0: no limit
-    env = write_env(
-        tmp_path,
+    env = platform.environment(
         "nolimit",
-        f"redis:\n  - name: tight\n    url: {server.url()}\n    max_memory_usage: 0.00001\n"
-        f"  - name: roomy\n    url: {server.url()}\n",
+        "redis",
+        [
+            {"name": "tight", "url": server.url(), "max_memory_usage": 0.00001},
+            {"name": "roomy", "url": server.url()},
+        ],
     )
-    run = run_suite("--env", str(env), "-k", "memory_usage")
+    run = platform.run("redis", env, args=["-k", "memory_usage"])
     assert run.outcomes() == {
         "test_memory_usage[nolimit/tight]": "failed",
         "test_memory_usage[nolimit/roomy]": "passed",
-    }
+    }, run.output[-3000:]
     assert "no maxmemory limit is set (maxmemory 0)" in run.output
     assert "of the host's total_system_memory" in run.output
     assert "compared with total_system_memory instead" in run.output  # the passing one says so

@@ -6,14 +6,19 @@ import json
 import re
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.certs import TestCA
 from tests.conftest import SuiteRun, write_env
 from tests.pushgateway import pushgateway, scrape
 from tests.servers import Endpoint, HttpServer, free_port
+from vigil.record import CheckRecord, Outcome
+from vigil.reports.results import summarize
+from vigil.severity import Severity
 
 SECRET = "tok-sentinel-7f3a9c"
 URL_SECRET = "pw-sentinel-51be0d"
@@ -52,6 +57,14 @@ http:
     )
 
 
+# results.json, schema "vigil.results/1": these keys, no more, no fewer (docs/reports.md).
+V1_RUN_KEYS = {"schema", "started_at", "finished_at", "duration_s", "filters", "exit_status",
+               "environments", "checks"}  # fmt: skip
+V1_ENVIRONMENT_KEYS = {"name", "ready", "counts", "failed_by_severity"}
+V1_CHECK_KEYS = {"id", "check", "environment", "target", "outcome", "severity", "system",
+                 "runbook", "runbook_title", "runbook_url", "message", "remediation", "evidence",
+                 "evaluated", "duration_s", "notes"}  # fmt: skip
+
 EXPECTED_FAILURES = {
     "test_health_endpoint[known/down]": "sev1",
     "test_health_endpoint[known/refused]": "sev3",
@@ -79,7 +92,9 @@ def test_reports_list_exactly_the_failures(
     run = run_suite("--env", str(known_failures))
     assert run.returncode == 1
     data = _results(run)
-    assert data["schema"] == "vigil.results/1"
+    assert data["schema"] == "vigil.results/1" and set(data) == V1_RUN_KEYS
+    assert all(set(environment) == V1_ENVIRONMENT_KEYS for environment in data["environments"])
+    assert all(set(check) == V1_CHECK_KEYS for check in data["checks"])
     failing = {c["id"]: c for c in data["checks"] if c["outcome"] in ("failed", "error")}
     assert {k: v["severity"] for k, v in failing.items()} == EXPECTED_FAILURES
     for check in failing.values():
@@ -124,6 +139,35 @@ def test_reports_are_identical_with_and_without_xdist(
         return re.sub(r"\d+ ms", "N ms", "\n".join(text.splitlines()[3:]))
 
     assert markdown(serial) == markdown(parallel)
+
+
+def test_a_summary_is_ready_only_on_evidence_from_a_completed_run() -> None:
+    """`summarize` alone, no pytest: READY needs a passing check, no failure, and a run that
+    completed; an environment nothing checked is NOT CHECKED, not READY."""
+    started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    records = [
+        CheckRecord("test_a[ok/x]", "test_a", "ok", "x", Outcome.PASSED, Severity.SEV1),
+        CheckRecord("test_a[bad/x]", "test_a", "bad", "x", Outcome.PASSED, Severity.SEV1),
+        CheckRecord("test_b[bad/x]", "test_b", "bad", "x", Outcome.FAILED, Severity.SEV2),
+        CheckRecord("test_c[bad/y]", "test_c", "bad", "y", Outcome.ERROR, Severity.SEV4),
+    ]
+    filters = {"environments": "ok, bad, idle"}
+
+    def verdicts(exit_status: int) -> dict[str, str]:
+        run = summarize(records, ["ok", "bad", "idle"], filters, exit_status, started, started)
+        return {e.name: e.verdict for e in run.environments}
+
+    assert verdicts(1) == {"ok": "READY", "bad": "NOT READY", "idle": "NOT CHECKED"}
+    assert verdicts(2)["ok"] == "NOT READY"  # interrupted: a pass proves nothing
+    run = summarize(records, ["ok", "bad", "idle"], filters, 1, started, started)
+    bad = next(e for e in run.environments if e.name == "bad")
+    assert bad.counts == {"error": 1, "failed": 1, "skipped": 0, "passed": 1}
+    assert bad.failed_by_severity == {"sev1": 0, "sev2": 1, "sev3": 0, "sev4": 1}
+    assert [c.id for c in run.failures()] == ["test_b[bad/x]", "test_c[bad/y]"]
+    data = json.loads(json.dumps(run.to_json()))
+    assert set(data) == V1_RUN_KEYS and data["started_at"] == "2026-01-01T12:00:00+00:00"
+    assert all(set(check) == V1_CHECK_KEYS for check in data["checks"])
+    assert data["checks"][2]["outcome"] == "failed" and data["checks"][2]["severity"] == "sev2"
 
 
 def test_history_is_appended_and_bounded(tmp_path: Path) -> None:
@@ -280,13 +324,8 @@ def test_allure_results_carry_runbook_and_render_with_allure_3(
 def test_tls_verification_opt_out_is_visible_in_the_reports(
     run_suite: Callable[..., SuiteRun], tmp_path: Path, http_server: Callable[..., HttpServer]
 ) -> None:
-    import ssl
-
-    import trustme
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
-    server = http_server({"/health": Endpoint(200, {"status": "ok"})}, context)
+    # A certificate from a CA nothing trusts: the check passes only because verify is off.
+    server = http_server({"/health": Endpoint(200, {"status": "ok"})}, TestCA().server_context())
     env = write_env(
         tmp_path,
         "optout",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -101,14 +99,10 @@ def test_coverage_lists_every_entry_with_its_checks(capsys: pytest.CaptureFixtur
     assert "-- no check yet --" not in out  # every symptom has a check, preset or example
 
 
-def test_rendered_catalog_document_is_current() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "vigil.cli", "runbook", "markdown"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    assert (ROOT / "docs" / "runbook.md").read_text() == result.stdout, (
+def test_rendered_catalog_document_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runbook", "markdown"]) == 0
+    rendered = capsys.readouterr().out
+    assert rendered.startswith("# Runbook catalog\n") and "## http-service-down" in rendered
+    assert (ROOT / "docs" / "runbook.md").read_text() == rendered, (
         "docs/runbook.md is stale: run `vigil runbook markdown > docs/runbook.md`"
     )

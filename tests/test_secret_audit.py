@@ -10,7 +10,8 @@ expanded from `${VARS}`, and secret values inside an environment file that fails
 Searched, in raw, percent-encoded and base64 forms: the terminal output (`-rA -vv`), the
 JUnit XML (with captured output), every Allure result file, every file of the report
 directory (history.jsonl included) and the Pushgateway's /metrics; once serially, once with
-`-n 2`, and once more with DEBUG logging on.
+`-n 2`, and once more with DEBUG logging on. Each run is a process of its own (`suite_run`):
+the terminal output is all the process writes, a C library's writes to its descriptors too.
 
 A field whose secret leaks today is marked xfail (strict) in KNOWN_LEAKS with the bug.
 
@@ -25,11 +26,6 @@ import fcntl
 import json
 import os
 import re
-import ssl
-import subprocess
-import sys
-import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
@@ -40,11 +36,11 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-import trustme
 import yaml
 from psycopg import sql
 
-from tests.conftest import ROOT
+from tests.certs import TestCA
+from tests.conftest import suite_run
 from tests.pg import fresh_database, shared_cluster
 from tests.pushgateway import pushgateway, scrape
 from tests.sentinels import AuthServer, Sentinel, basic, find_leaks
@@ -269,11 +265,10 @@ def _tls_secret(name: str, not_after: datetime, preamble: str) -> tuple[dict[str
     """A kubernetes.io/tls Secret: a real certificate, and a private key whose PEM file starts
     with explanatory text (allowed before the BEGIN line) carrying a sentinel; and the first
     line of the key's own PEM body."""
-    authority = trustme.CA()
-    leaf = authority.issue_cert(
-        "audit.example.com", not_before=not_after - timedelta(days=90), not_after=not_after
+    leaf = TestCA().issue(
+        ["audit.example.com"], not_before=not_after - timedelta(days=90), not_after=not_after
     )
-    pem = leaf.private_key_pem.bytes()
+    pem = leaf.key_pem
     key = f"{preamble}\n".encode() + pem
     secret = {
         "apiVersion": "v1",
@@ -285,7 +280,7 @@ def _tls_secret(name: str, not_after: datetime, preamble: str) -> tuple[dict[str
             "creationTimestamp": "2025-01-01T00:00:00Z",
         },
         "data": {
-            "tls.crt": base64.b64encode(leaf.cert_chain_pems[0].bytes()).decode(),
+            "tls.crt": base64.b64encode(leaf.cert_pem).decode(),
             "tls.key": base64.b64encode(key).decode(),
         },
     }
@@ -674,15 +669,6 @@ class Run:
         return self.outputs[f"{self.name}: terminal"]
 
 
-def _outcomes(junit: Path) -> dict[str, str]:
-    outcomes = {}
-    for case in ET.parse(junit).getroot().iter("testcase"):
-        kinds = [k for k in ("failure", "error", "skipped") if case.find(k) is not None]
-        outcome = {"failure": "failed"}.get(kinds[0], kinds[0]) if kinds else "passed"
-        outcomes[str(case.get("name"))] = outcome
-    return outcomes
-
-
 def _read_tree(root: Path, label: str) -> dict[str, str]:
     return {
         f"{label}/{path.relative_to(root)}": path.read_text(encoding="utf-8", errors="replace")
@@ -695,30 +681,27 @@ def _run(
     name: str, work: Path, envs: list[Path], variables: dict[str, str], gateway: str, *extra: str
 ) -> Run:
     """`pytest checks` as a user runs it, with every output on, and everything it wrote."""
-    junit, allure = work / f"{name}-junit.xml", work / f"{name}-allure"
-    reports = work / "reports"  # shared by the runs, so history.jsonl grows
-    command = [sys.executable, "-m", "pytest", "checks", "-p", "no:cacheprovider",
-               *(f"--env={env}" for env in envs), f"--junitxml={junit}", f"--alluredir={allure}",
-               f"--report-dir={reports}", f"--pushgateway={gateway}", "-rA", "-vv",
-               "-o", "junit_logging=all", *extra]  # fmt: skip
-    started = time.monotonic()
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **variables},
-        stdin=subprocess.DEVNULL,
+    allure = work / f"{name}-allure"
+    run = suite_run(
+        work,
+        *(f"--env={env}" for env in envs),
+        f"--alluredir={allure}",
+        f"--pushgateway={gateway}",
+        "-rA",
+        "-vv",
+        *extra,
+        env=variables,
+        report_dir=work / "reports",  # shared by the runs, so history.jsonl grows
+        junit_logging="all",
     )
-    seconds = time.monotonic() - started
-    outputs = {f"{name}: terminal": result.stdout + result.stderr}
-    outputs[f"{name}: {junit.name}"] = junit.read_text() if junit.exists() else ""
+    junit = run.junit_path
+    outputs = {f"{name}: terminal": run.output}
+    outputs[f"{name}: junit.xml"] = junit.read_text() if junit and junit.exists() else ""
     outputs |= _read_tree(allure, f"{name}: allure")
-    outputs |= _read_tree(reports, f"{name}: reports")
+    outputs |= _read_tree(run.report_dir, f"{name}: reports")
     outputs[f"{name}: pushgateway /metrics"] = scrape(gateway)
-    outcomes = _outcomes(junit) if junit.exists() else {}
-    return Run(name, result.returncode, seconds, outcomes, outputs)
+    outcomes = run.outcomes() if run.junit is not None else {}
+    return Run(name, run.returncode, run.seconds, outcomes, outputs)
 
 
 @dataclass
@@ -768,10 +751,8 @@ def _systems(config: pytest.Config, work: Path, s: dict[str, Sentinel]) -> Itera
         snapshot = _snapshot(work / "snapshot.yaml", s)
         silent = SilentPort()
         stack.callback(silent.close)
-        unknown_ca = trustme.CA().issue_cert("127.0.0.1").configure_cert  # not in any trust store
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        unknown_ca(context)
-        https = HttpServer({"/h": Endpoint(200, {"status": "ok"})}, context)
+        unknown_ca = TestCA().server_context()  # a CA in no trust store
+        https = HttpServer({"/h": Endpoint(200, {"status": "ok"})}, unknown_ca)
         stack.callback(https.close)
         yield Systems(cluster.server.port, database, redis_server.port, auth.port,
                       prometheus.url, gateway, snapshot, auth, silent.port, https.port)  # fmt: skip
@@ -879,7 +860,7 @@ def test_every_output_was_searched(audit: Audit) -> None:
     history = audit.runs["logging"].outputs["logging: reports/history.jsonl"]
     assert len(history.splitlines()) == 3
     for label in ("serial", "parallel"):
-        junit = audit.runs[label].outputs[f"{label}: {label}-junit.xml"]
+        junit = audit.runs[label].outputs[f"{label}: junit.xml"]
         assert 'name="remediation"' in junit and 'name="evidence"' in junit
         assert "look closer:" in audit.runs[label].terminal
 

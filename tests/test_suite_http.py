@@ -1,4 +1,5 @@
-"""End to end: `pytest checks` in a subprocess against real HTTP servers with real faults."""
+"""End to end: `pytest checks`, run in this process as a user runs it, against real HTTP servers
+with real faults."""
 
 from __future__ import annotations
 

@@ -11,21 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.probing import load_targets
-from vigil.families.tls.probe import observe_certificate
+from tests.certs import TestCA, in_days
+from tests.probing import load_targets, observe
+from vigil.families.tls.probe import CertificateObservation
 from vigil.sandbox.postgres import PostgresServer
-from vigil.sandbox.tls_endpoint import CertificateAuthority, in_days
 
 NAME = "db.vigil.test"
 
 
 @pytest.fixture(scope="module")
 def tls_database() -> Iterator[tuple[PostgresServer, Path]]:
-    authority = CertificateAuthority()
+    authority = TestCA()
     server = PostgresServer()
     cert, key = authority.issue([NAME], not_after=in_days(10)).write(server.directory, "server")
-    bundle = server.directory / "ca.pem"
-    bundle.write_bytes(authority.cert_pem)
+    bundle = authority.bundle(server.directory)
     if os.geteuid() == 0:  # the server runs as postgres and must own its key
         for path in (cert, key):
             shutil.chown(path, "postgres", "postgres")
@@ -45,7 +44,7 @@ def test_reads_the_certificate_of_a_real_postgresql(
         f"tls:\n  - host: 127.0.0.1\n    port: {server.port}\n    server_name: {NAME}\n"
         f"    ca_bundle: {bundle}\n    starttls: postgres\n",
     )
-    cert = observe_certificate(target)
+    cert: CertificateObservation = observe("tls_certificate", target)
     assert cert.error is None, cert.error
     assert 9.9 < cert.days_left < 10.1
     assert cert.trusted is True and cert.hostname_matches is True
@@ -61,7 +60,7 @@ def test_without_starttls_the_postgres_port_is_not_tls(
         "certificate",
         f"timeout_s: 2\ntls:\n  - host: 127.0.0.1\n    port: {server.port}\n",
     )
-    cert = observe_certificate(target)
+    cert: CertificateObservation = observe("tls_certificate", target)
     assert cert.error is not None and "TLS handshake with 127.0.0.1:" in cert.error
 
 
@@ -83,6 +82,6 @@ def test_a_server_with_ssl_off_is_reported_as_such(tmp_path: Path) -> None:
         f"tls:\n  - host: 127.0.0.1\n    port: {listener.getsockname()[1]}\n"
         "    starttls: postgres\n",
     )
-    cert = observe_certificate(target)
+    cert: CertificateObservation = observe("tls_certificate", target)
     listener.close()
     assert cert.error is not None and "refused SSL (ssl = off on the server)" in cert.error

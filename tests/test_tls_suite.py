@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.certs import TestCA, in_days, self_signed
 from tests.conftest import SuiteRun, write_env
 from tests.servers import free_port
-from vigil.sandbox.tls_endpoint import CertificateAuthority, TlsServer, in_days, self_signed
+from vigil.sandbox.tls_endpoint import TlsServer
 
 CHECKS = (
     "test_certificate_not_expiring",
@@ -23,9 +24,8 @@ NAME = "api.vigil.test"
 
 @pytest.fixture
 def holdout_env(tmp_path: Path) -> Iterator[Path]:
-    authority = CertificateAuthority()
-    bundle = tmp_path / "ca.pem"
-    bundle.write_bytes(authority.cert_pem)
+    authority = TestCA()
+    bundle = authority.bundle(tmp_path)
     certificates = {
         "in-3-days": authority.issue([NAME], not_after=in_days(3)),
         "in-20-days": authority.issue([NAME], not_after=in_days(20)),
@@ -49,7 +49,7 @@ def holdout_env(tmp_path: Path) -> Iterator[Path]:
 def test_certificates_are_classified_exactly(
     run_suite: Callable[..., SuiteRun], holdout_env: Path
 ) -> None:
-    run = run_suite("--env", str(holdout_env), "-m", "tls", "-n", "2")
+    run = run_suite("--env", str(holdout_env), "-m", "tls")
     failing = {
         "in-3-days": {"test_certificate_not_expiring", "test_certificate_not_expiring_soon"},
         "in-20-days": {"test_certificate_not_expiring"},

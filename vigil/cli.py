@@ -16,14 +16,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 import yaml
 
 from vigil import sandbox
-from vigil.environment import catalog_problems, load_environment
+from vigil.environment import catalog_problems, find_environment_files, load_environment
 from vigil.errors import ConfigError, VigilError
 from vigil.families.prometheus.presets import PRESETS
-from vigil.plugin.configure import resolve_environment_paths
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
 
@@ -158,9 +156,9 @@ def cmd_env_check(args: argparse.Namespace) -> int:
     running = sandbox.read_state(ROOT)
     variables = {**os.environ, **(running["variables"] if running else {})}
     try:
-        paths = resolve_environment_paths(args.names or ["all"], ENVIRONMENTS)
-    except pytest.UsageError as exc:
-        print(f"vigil: {exc}", file=sys.stderr)
+        paths = find_environment_files(args.names or ["all"], ENVIRONMENTS)
+    except ConfigError as exc:
+        print(f"vigil: {exc.problems[0]}", file=sys.stderr)
         return 2
     catalog = load_catalog(CATALOG)
     for path in paths:

@@ -10,6 +10,7 @@ problem is reported as a `ConfigError` naming the file and the key path
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -166,6 +167,30 @@ def expand_variables(
 
         return _VARIABLE.sub(substitute, node), problems
     return node, problems
+
+
+def find_environment_files(args: list[str], directory: Path) -> list[Path]:
+    """Environment files from `--env` values: NAME (`directory/NAME.yaml`), a PATH.yaml, or
+    `all` (every `*.yaml` of `directory` but `*.example.yaml`); the default is the sandbox.
+    Raises `ConfigError` naming the value that finds no file."""
+    paths: list[Path] = []
+    for arg in args or ["sandbox"]:
+        if arg == "all":
+            found = sorted(
+                p for p in directory.glob("*.yaml") if not p.name.endswith(".example.yaml")
+            )
+            if not found:
+                raise ConfigError(str(directory), [f"all: no environment files in {directory}"])
+            paths += found
+        elif arg.endswith((".yaml", ".yml")) or os.sep in arg:
+            paths.append(Path(arg).resolve())
+        else:
+            path = directory / f"{arg}.yaml"
+            if not path.exists():
+                known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+                raise ConfigError(str(path), [f"{arg}: there is no {path} (known: {known})"])
+            paths.append(path)
+    return list(dict.fromkeys(paths))
 
 
 def load_environment(

@@ -16,7 +16,7 @@ plugin and the CLI. The built-in families live in `vigil/families/`; a team adds
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -47,6 +47,9 @@ class Observation(Generic[ObsT]):
     # Run once per run before the first observation, outside any target's time: a client
     # library's slow first import is not the system's slowness.
     prepare: Callable[[], object] | None = None
+    # Observations of targets with the same key run one after another (they share one
+    # connection); waiting for the others is not part of a target's time.
+    queue: Callable[[Target[Any]], Hashable] | None = None
 
 
 @dataclass(frozen=True)

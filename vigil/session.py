@@ -26,7 +26,7 @@ import inspect
 import resource
 import threading
 import time
-from collections.abc import Callable, Coroutine, Hashable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable
 from functools import partial
 from typing import Any, TypeVar, cast
 
@@ -37,6 +37,12 @@ T = TypeVar("T")
 FDS_PER_PROBE = 2  # a socket, and room for a TLS or DNS helper
 FDS_RESERVED = 128  # pytest, reports, logs, the sandbox
 CLOSE_TIMEOUT_S = 2.0
+
+
+def own_budget(timeout_s: float) -> float:
+    """The time a probe gives its own steps: a little less than the session's cut, so that the
+    probe's precise reason ("the credential command did not finish") arrives first."""
+    return timeout_s - min(0.5, 0.2 * timeout_s)
 
 
 class DeadlineReached(Exception):
@@ -74,6 +80,7 @@ class ProbeSession:
         self._futures: dict[tuple[str, str], concurrent.futures.Future[Any]] = {}
         self._shared: dict[Hashable, Any] = {}
         self._prepared: dict[Callable[[], object], asyncio.Future[object]] = {}
+        self._queues: dict[Hashable, asyncio.Lock] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -136,18 +143,38 @@ class ProbeSession:
         assert self._slots is not None
         if observation.prepare is not None:
             await self._prepare(observation.prepare)
-        async with self._slots:  # waiting for a slot is not part of the target's time
+        queue = observation.queue(target) if observation.queue is not None else None
+        async with self._slots, self._queue(queue):  # waiting is not part of the target's time
             timeout_s = target.timeout_s
+            probe = cast(Callable[..., Any], observation.probe)
+            if observation.blocking:
+                work = asyncio.ensure_future(self.blocking(probe, target, self))
+            else:
+                work = asyncio.ensure_future(probe(target, self))
             try:
-                async with asyncio.timeout(timeout_s):
-                    probe = cast(Callable[..., Any], observation.probe)
-                    if observation.blocking:
-                        return cast(T, await self.blocking(probe, target, self))
-                    return cast(T, await probe(target, self))
-            except TimeoutError:
-                return observation.unobserved(
-                    target, f"no complete answer within {timeout_s:g} s (timeout_s)"
-                )
+                done, _ = await asyncio.wait({work}, timeout=timeout_s)
+            except asyncio.CancelledError:
+                work.cancel()
+                raise
+            if work in done:
+                return cast(T, work.result())
+            # Cut: the probe is cancelled and left to clean up on its own (a client may wait
+            # seconds to cancel a query politely); the observation does not wait for it.
+            work.cancel()
+            work.add_done_callback(_forget)
+            return observation.unobserved(
+                target, f"no complete answer within {timeout_s:g} s (timeout_s)"
+            )
+
+    @contextlib.asynccontextmanager
+    async def _queue(self, key: Hashable | None) -> AsyncIterator[None]:
+        """One observation at a time per key (one database's session, say)."""
+        if key is None:
+            yield
+            return
+        lock = self._queues.setdefault(key, asyncio.Lock())
+        async with lock:
+            yield
 
     async def _prepare(self, prepare: Callable[[], object]) -> None:
         """Run a family's preparation once per run; a failure shows in its probes instead."""
@@ -237,6 +264,8 @@ class ProbeSession:
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=0.5)
+            if not self._thread.is_alive():
+                loop.close()
 
     async def _aclose(self, timeout_s: float) -> None:
         current = asyncio.current_task()
@@ -258,6 +287,12 @@ async def _close(resource: Any) -> None:
         outcome = closer()
         if inspect.isawaitable(outcome):
             await outcome
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned probe's outcome, so that nothing reports it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _settle(future: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from vigil import sandbox
-from vigil.environment import catalog_problems, load_environment
+from vigil.environment import catalog_problems, find_environment_files, load_environment
 from vigil.errors import CatalogError, ConfigError, VigilError
 from vigil.plugin import fixtures
 from vigil.plugin.state import STATE_KEY, RunState
@@ -93,25 +93,11 @@ def catalog(config: pytest.Config) -> dict[str, RunbookEntry]:
 
 
 def resolve_environment_paths(args: list[str], directory: Path) -> list[Path]:
-    """Turn `--env` values into files: NAME, PATH.yaml or 'all'; default is the sandbox."""
-    paths: list[Path] = []
-    for arg in args or ["sandbox"]:
-        if arg == "all":
-            found = sorted(
-                p for p in directory.glob("*.yaml") if not p.name.endswith(".example.yaml")
-            )
-            if not found:
-                raise pytest.UsageError(f"--env all: no environment files in {directory}")
-            paths += found
-        elif arg.endswith((".yaml", ".yml")) or os.sep in arg:
-            paths.append(Path(arg).resolve())
-        else:
-            path = directory / f"{arg}.yaml"
-            if not path.exists():
-                known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-                raise pytest.UsageError(f"--env {arg}: there is no {path} (known: {known})")
-            paths.append(path)
-    return list(dict.fromkeys(paths))
+    """`--env` values as files (see `vigil.environment.find_environment_files`)."""
+    try:
+        return find_environment_files(args, directory)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--env {exc.problems[0]}") from None
 
 
 def environment_paths(config: pytest.Config) -> list[Path]:

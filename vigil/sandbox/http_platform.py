@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,10 +59,27 @@ def _detailed(scenario: str) -> dict[str, Any]:
     }
 
 
+class SandboxServer(ThreadingHTTPServer):
+    """A threaded server on 127.0.0.1 that behaves like a production one under a burst of
+    probes: a deep accept queue (with the default of 5, SYNs are lost and retried only a
+    second later), and silence when a client hangs up first."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class JsonHandler(BaseHTTPRequestHandler):
     """A quiet HTTP/1.1 handler whose answers are JSON (the sandbox's fake services)."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each answer waits ~40 ms for the client's ACK
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
@@ -98,7 +116,7 @@ class HttpPlatform:
 
     def __init__(self, scenario: str) -> None:
         self.scenario = scenario
-        self.servers: list[ThreadingHTTPServer] = []
+        self.servers: list[SandboxServer] = []
         self.sockets: list[socket.socket] = []
 
     def start(self) -> dict[str, str]:
@@ -114,10 +132,7 @@ class HttpPlatform:
                 self.sockets.append(listener)
                 port = listener.getsockname()[1]
             else:
-                server = ThreadingHTTPServer(
-                    ("127.0.0.1", 0), _handler(service, fault, self.scenario)
-                )
-                server.daemon_threads = True
+                server = SandboxServer(_handler(service, fault, self.scenario))
                 threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
                 self.servers.append(server)
                 port = server.server_address[1]

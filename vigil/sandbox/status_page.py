@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from typing import Any
 
-from vigil.sandbox.http_platform import JsonHandler
+from vigil.sandbox.http_platform import JsonHandler, SandboxServer
 
 INCIDENT_NAME = "Elevated error rates on card payments"
 _IMPACT = {"major_outage": "major", "partial_outage": "major", "degraded_performance": "minor"}
@@ -96,8 +95,7 @@ class StatusPageServer:
                 else:
                     self._send(200, page)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = SandboxServer(Handler)
         self.port: int = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 

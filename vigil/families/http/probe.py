@@ -96,14 +96,17 @@ def no_answer(method: str, url: str, timeout_s: float) -> HttpResponse:
 
 
 def _client(session: ProbeSession, url: httpx.URL, verify: bool, ca_bundle: str | None) -> Any:
-    """The session's client for one origin: one pool per origin keeps every pool small."""
+    """The session's client for one origin: one pool per origin keeps every pool small. The
+    TLS context (loading a trust store costs tens of milliseconds) is shared by them all."""
+
+    def make_context() -> ssl.SSLContext | bool:
+        if not verify:
+            return False
+        return ssl.create_default_context(cafile=ca_bundle)
+
+    context = session.shared(("tls-context", verify, ca_bundle), make_context)
 
     def make() -> httpx.AsyncClient:
-        context: ssl.SSLContext | bool
-        if not verify:
-            context = False
-        else:
-            context = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else True
         return httpx.AsyncClient(
             verify=context,
             follow_redirects=False,
@@ -128,7 +131,6 @@ async def fetch(
 ) -> HttpResponse:
     """Send one request and read at most 1 MiB of body (decompressed too); never raises."""
     shown = redact_url(url)
-    started = time.monotonic()
     try:
         request_url, auth = _split_credentials(url)
         client = _client(session, request_url, verify, ca_bundle)
@@ -143,6 +145,7 @@ async def fetch(
             )
             if auth is not None:
                 request.headers["Authorization"] = auth
+            started = time.monotonic()
             response = await client.send(request, stream=True)
             try:
                 raw, truncated = await _read_capped(response)

@@ -340,8 +340,8 @@ def list_all(
             return (
                 {},
                 {},
-                f"the Kubernetes API at {link.where} did not send all {len(listers)} lists"
-                f" within {timeout_s:g} s",
+                f"the Kubernetes API at {link.where} did not answer"
+                f" {_requests(len(listers))} within {timeout_s:g} s",
             )
         exc = future.exception()
         if exc is None:
@@ -365,6 +365,10 @@ def list_all(
         else:
             return {}, {}, _connection_error(exc, link.where, timeout_s)
     return items, unreadable, None
+
+
+def _requests(count: int) -> str:
+    return "the list request" if count == 1 else f"all {count} list requests"
 
 
 def snapshot_lists(

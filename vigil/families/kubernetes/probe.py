@@ -54,6 +54,7 @@ from vigil.families.kubernetes.objects import (
 from vigil.families.kubernetes.secrets import SecretSummary, read_secret
 from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.redact import redact_text
+from vigil.session import own_budget
 from vigil.targets import Target
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def _observe_namespace(
     target: Target[KubernetesSection], session: ProbeSession
 ) -> NamespaceObjects:
     namespace = target.name
-    deadline = time.monotonic() + target.timeout_s
+    deadline = time.monotonic() + own_budget(target.timeout_s)
     link = connection(target, session, deadline)
     if isinstance(link, str):
         return NamespaceObjects(namespace, "", datetime.now(UTC), error=link)
@@ -195,7 +196,7 @@ def observe_cluster(target: Target[KubernetesSection], session: ProbeSession) ->
 
 
 def _observe_cluster(target: Target[KubernetesSection], session: ProbeSession) -> ClusterState:
-    deadline = time.monotonic() + target.timeout_s
+    deadline = time.monotonic() + own_budget(target.timeout_s)
     link = connection(target, session, deadline)
     if isinstance(link, str):
         return ClusterState("", datetime.now(UTC), error=link)

@@ -45,6 +45,12 @@ def sslmode_note(dsn: str) -> tuple[str, ...]:
     return (f"the database's TLS certificate is not verified (sslmode={mode}{default})",)
 
 
+def one_session(target: Target[PostgresTarget] | Target[SqlAssertion]) -> tuple[str, str]:
+    """The observations of one database share its one session, one at a time."""
+    database = target.parent if target.kind == "sql_assertion" else target.spec
+    return (target.environment.name, database.name)
+
+
 def databases(env: Environment, section: list[PostgresTarget]) -> Iterator[Target[PostgresTarget]]:
     for database in section:
         yield Target(
@@ -87,7 +93,7 @@ FAMILY = Family(
                     "pg_status",
                     probe.observe_database,
                     probe.database_unobserved,
-                    blocking=True,
+                    queue=one_session,
                 ),
             ),
         ),
@@ -100,7 +106,7 @@ FAMILY = Family(
                     "pg_assertion",
                     probe.observe_assertion,
                     probe.assertion_unobserved,
-                    blocking=True,
+                    queue=one_session,
                 ),
             ),
         ),

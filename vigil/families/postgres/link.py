@@ -1,18 +1,16 @@
-"""The probe's sessions to PostgreSQL: opened read-only, shared, cut when they hang.
+"""The probe's session to PostgreSQL: opened read-only, shared by a run, dropped when it hangs.
 
-`Link` is one database's session for a whole run, shared by its observations under a lock;
-`Link.deadline` cuts the socket of a call that outlives its time; `describe_connect_error` and
+`Link` is one database's session for a whole run, shared by its observations (the session
+runs them one at a time: `Observation.queue`). `describe_connect_error` and
 `describe_query_error` turn psycopg's failures into sentences an operator can act on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
-import os
-import socket
-import threading
-from collections.abc import Iterator
+import time
 from typing import Any
 
 import psycopg
@@ -23,31 +21,38 @@ from vigil.redact import redact_text, redact_url
 
 
 class Link:
-    """The run's one session to a database, shared by its observations under `lock`.
+    """The run's one session to a database.
 
-    A failed connection attempt is remembered, so the other observations of the same database
-    report it at once instead of each waiting for its own timeout; a session that broke is
-    dropped and the next observation connects again.
+    A failed connection attempt, and a session that stopped answering, are remembered for one
+    timeout: the observations of the same database queued behind the one that failed report
+    it at once instead of each waiting for its own timeout, while a later look (a retry)
+    tries again. A session that broke otherwise is dropped and the next observation connects
+    again.
     """
 
     def __init__(self, dsn: str, timeout_s: float) -> None:
         self.dsn = dsn
         self.timeout_s = timeout_s
-        self.lock = threading.Lock()
-        self.conn: psycopg.Connection[Any] | None = None
+        self.conn: psycopg.AsyncConnection[Any] | None = None
         self.error: str | None = None
-        self.cut = threading.Event()
+        self.error_at = 0.0
 
-    def connect(self) -> psycopg.Connection[Any] | None:
-        """The open session, connecting first if needed; None (with `error`) if impossible."""
+    def _remember(self, error: str) -> str:
+        self.error, self.error_at = error, time.monotonic()
+        return error
+
+    async def connect(self, until: float) -> psycopg.AsyncConnection[Any] | None:
+        """The open session, connecting first if needed before `until` (time.monotonic());
+        None (with `error`) if impossible."""
         if self.conn is not None and not self.conn.closed:
             return self.conn
-        if self.error is not None:
+        if self.error is not None and time.monotonic() - self.error_at < self.timeout_s:
             return None
+        self.error = None
         try:
             params = conninfo_to_dict(self.dsn)
         except psycopg.Error as exc:
-            self.error = f"invalid DSN {redact_url(self.dsn)!r}: {redact_text(str(exc))}"
+            self._remember(f"invalid DSN {redact_url(self.dsn)!r}: {redact_text(str(exc))}")
             return None
         milliseconds = max(1, int(self.timeout_s * 1000))
         # Ours come last in `options`, so they win over anything the DSN sets.
@@ -63,57 +68,50 @@ class Link:
             if part
         )
         params["application_name"] = "vigil"
-        # psycopg counts connect_timeout in whole seconds, at least 2.
+        # libpq counts connect_timeout in whole seconds, at least 2; `until` cuts it sooner.
         params["connect_timeout"] = str(max(2, math.ceil(self.timeout_s)))
         try:
-            self.conn = psycopg.Connection.connect(
-                make_conninfo("", **params), autocommit=True, prepare_threshold=None
+            async with asyncio.timeout(max(0.0, until - time.monotonic())):
+                self.conn = await psycopg.AsyncConnection.connect(
+                    make_conninfo("", **params), autocommit=True, prepare_threshold=None
+                )
+        except TimeoutError:
+            self._remember(
+                f"connection to {_where(params)} timed out after {self.timeout_s:g} s"
+                " (no answer from the server)"
             )
+            return None
         except psycopg.Error as exc:
-            self.error = describe_connect_error(exc, params, self.timeout_s)
+            self._remember(describe_connect_error(exc, params, self.timeout_s))
             return None
         return self.conn
 
-    @contextlib.contextmanager
-    def deadline(self, timeout_s: float) -> Iterator[None]:
-        """Cut the session's socket if the block outlives `timeout_s` plus a second of grace
-        (the server's statement_timeout normally ends it first, with a clearer error)."""
-        assert self.conn is not None
-        descriptor = self.conn.fileno()
-        self.cut.clear()
+    def stalled(self, timeout_s: float) -> str:
+        """The session stopped answering: drop it and remember why, for the observations
+        that come after (a frozen server would otherwise cost each of them its timeout)."""
+        self.drop()
+        return self._remember(
+            f"no answer from {where(self.dsn)} within {timeout_s:g} s (the session was cut)"
+        )
 
-        def sever() -> None:
-            self.cut.set()
-            with (
-                contextlib.suppress(OSError),
-                socket.socket(fileno=os.dup(descriptor)) as severed,
-            ):
-                severed.shutdown(socket.SHUT_RDWR)
-
-        timer = threading.Timer(timeout_s + 1.0, sever)
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-            if self.cut.is_set():  # cut just as the call finished: the session is unusable
-                self.close()
-
-    def failed(self, exc: psycopg.Error, timeout_s: float) -> str:
+    async def failed(self, exc: psycopg.Error, timeout_s: float) -> str:
         """Describe a failed call; drop the session if it is no longer usable."""
-        where = _where(conninfo_to_dict(self.dsn))
-        if self.cut.is_set():
-            return f"no answer from {where} within {timeout_s:g} s (the session was cut)"
         if self.conn is not None and self.conn.broken:
-            self.close()
-        return describe_query_error(exc, where, timeout_s)
+            self.drop()
+        return describe_query_error(exc, where(self.dsn), timeout_s)
 
-    def close(self) -> None:
+    def drop(self) -> None:
+        """Forget the session without waiting on it (its socket is closed)."""
         if self.conn is not None:
             with contextlib.suppress(Exception):
-                self.conn.close()
+                self.conn.pgconn.finish()
             self.conn = None
+
+    async def aclose(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.conn.close(), timeout=1.0)
+            self.drop()
 
 
 def where(dsn: str) -> str:

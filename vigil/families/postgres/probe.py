@@ -16,10 +16,13 @@ that outlives its deadline, so a frozen server cannot hang a run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import re
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -31,6 +34,7 @@ from psycopg import errors, sql
 from vigil.families.postgres.link import Link, where
 from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
 from vigil.redact import redact_text, redact_url
+from vigil.session import own_budget
 from vigil.targets import Target
 
 if TYPE_CHECKING:
@@ -138,61 +142,89 @@ def assertion_unobserved(target: Target[SqlAssertion], reason: str) -> Assertion
     )
 
 
-def observe_database(target: Target[PostgresTarget], session: ProbeSession) -> DatabaseStatus:
+async def observe_database(target: Target[PostgresTarget], session: ProbeSession) -> DatabaseStatus:
     """Read the database's state in one read-only transaction, within the target's timeout."""
     link, database = _link(target, session)
     shown = redact_url(database.dsn)
     started = time.monotonic()
-    with link.lock:
-        conn = link.connect()
-        if conn is None:
-            return DatabaseStatus(shown, error=link.error)
-        try:
-            with link.deadline(target.timeout_s):
-                status = _read_status(conn, database, target.timeout_s)
-        except psycopg.Error as exc:
-            return DatabaseStatus(shown, error=link.failed(exc, target.timeout_s))
+    until = started + own_budget(target.timeout_s)
+    conn = await link.connect(until)
+    if conn is None:
+        return DatabaseStatus(shown, error=link.error)
+    try:
+        async with _answer_by(until, target.timeout_s):
+            status = await _read_status(conn, database, until - time.monotonic())
+    except _Stalled:
+        return DatabaseStatus(shown, error=link.stalled(target.timeout_s))
+    except psycopg.Error as exc:
+        return DatabaseStatus(shown, error=await link.failed(exc, target.timeout_s))
+    except asyncio.CancelledError:
+        link.stalled(target.timeout_s)
+        raise
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return DatabaseStatus(dsn=shown, elapsed_ms=elapsed_ms, **status)
 
 
-def observe_assertion(target: Target[SqlAssertion], session: ProbeSession) -> AssertionResult:
+async def observe_assertion(target: Target[SqlAssertion], session: ProbeSession) -> AssertionResult:
     """Run one assertion's query read-only and return the single number it yields."""
     link, _ = _link(target, session)
     assertion = target.spec
     result = AssertionResult(assertion.name, _excerpt(assertion.query, 10_000))
     started = time.monotonic()
-    with link.lock:
-        conn = link.connect()
-        if conn is None:
-            return replace(result, error=link.error)
-        try:
-            with link.deadline(target.timeout_s):
-                value = _run_assertion(conn, assertion.query, target.timeout_s)
-        except psycopg.Error as exc:
-            return replace(result, error=link.failed(exc, target.timeout_s))
-        except ValueError as exc:
-            return replace(result, error=str(exc))
+    until = started + own_budget(target.timeout_s)
+    conn = await link.connect(until)
+    if conn is None:
+        return replace(result, error=link.error)
+    try:
+        async with _answer_by(until, target.timeout_s):
+            value = await _run_assertion(conn, assertion.query, until - time.monotonic())
+    except _Stalled:
+        return replace(result, error=link.stalled(target.timeout_s))
+    except psycopg.Error as exc:
+        error = await link.failed(exc, target.timeout_s)
+        return replace(result, error=error)
+    except ValueError as exc:
+        return replace(result, error=str(exc))
+    except asyncio.CancelledError:
+        link.stalled(target.timeout_s)
+        raise
     elapsed_ms = round((time.monotonic() - started) * 1000, 1)
     return replace(result, value=value, elapsed_ms=elapsed_ms)
 
 
-def _local_timeout(conn: psycopg.Connection[Any], timeout_s: float) -> None:
-    conn.execute(
+class _Stalled(Exception):
+    """The server did not answer, not even with the statement timeout's cancellation."""
+
+
+@contextlib.asynccontextmanager
+async def _answer_by(until: float, timeout_s: float) -> AsyncIterator[None]:
+    """The server's statement_timeout (set to the time left) normally ends a slow query first,
+    with a clear error; a server that does not answer at all is cut halfway between that and
+    the session's own cut."""
+    grace = (timeout_s - own_budget(timeout_s)) / 2
+    try:
+        async with asyncio.timeout(max(0.0, until - time.monotonic()) + grace):
+            yield
+    except TimeoutError:
+        raise _Stalled from None
+
+
+async def _local_timeout(conn: psycopg.AsyncConnection[Any], timeout_s: float) -> None:
+    await conn.execute(
         "select set_config('statement_timeout', %s, true)", [str(max(1, int(timeout_s * 1000)))]
     )
 
 
-def _run_assertion(conn: psycopg.Connection[Any], query: str, timeout_s: float) -> float:
+async def _run_assertion(conn: psycopg.AsyncConnection[Any], query: str, timeout_s: float) -> float:
     rows: list[Any] = []
     columns = 0
-    with conn.transaction():  # read-only: the session's default; always rolled back below
-        _local_timeout(conn, timeout_s)
+    async with conn.transaction():  # read-only: the session's default; always rolled back
+        await _local_timeout(conn, timeout_s)
         # binary=True sends the query with the extended protocol: a second statement is refused.
-        cursor = conn.execute(query.encode(), binary=True)
+        cursor = await conn.execute(query.encode(), binary=True)
         if cursor.description is not None:
             columns = len(cursor.description)
-            rows = cursor.fetchmany(2)
+            rows = await cursor.fetchmany(2)
         raise psycopg.Rollback()
     if columns == 0:
         raise ValueError("the query returned no result set (it must be a SELECT of one number)")
@@ -273,19 +305,19 @@ order by {mean} desc limit {limit}
 _TRUE = {"on", "true", "yes", "1"}
 
 
-def _read_status(
-    conn: psycopg.Connection[Any], database: PostgresTarget, timeout_s: float
+async def _read_status(
+    conn: psycopg.AsyncConnection[Any], database: PostgresTarget, timeout_s: float
 ) -> dict[str, Any]:
-    with conn.transaction():  # one snapshot of the statistics, read-only
-        _local_timeout(conn, timeout_s)
-        identity = conn.execute(_IDENTITY).fetchone()
-        usage = conn.execute(_USAGE).fetchone()
-        groups = conn.execute(_GROUPS).fetchall()
-        sessions = conn.execute(_SESSIONS).fetchall()
+    async with conn.transaction():  # one snapshot of the statistics, read-only
+        await _local_timeout(conn, timeout_s)
+        identity = await (await conn.execute(_IDENTITY)).fetchone()
+        usage = await (await conn.execute(_USAGE)).fetchone()
+        groups = await (await conn.execute(_GROUPS)).fetchall()
+        sessions = await (await conn.execute(_SESSIONS)).fetchall()
         statements: tuple[Statement, ...] = ()
         unavailable = None
         if database.max_mean_statement_ms is not None:
-            statements, unavailable = _read_statements(conn)
+            statements, unavailable = await _read_statements(conn)
     assert identity is not None and usage is not None
     version, user, dbname, in_recovery, uptime, all_stats, lag, setconfig = identity
     used, max_connections, superuser_reserved, reserved = usage
@@ -341,8 +373,10 @@ def _session(row: tuple[Any, ...]) -> Session:
     )
 
 
-def _read_statements(conn: psycopg.Connection[Any]) -> tuple[tuple[Statement, ...], str | None]:
-    extension = conn.execute(_EXTENSION).fetchone()
+async def _read_statements(
+    conn: psycopg.AsyncConnection[Any],
+) -> tuple[tuple[Statement, ...], str | None]:
+    extension = await (await conn.execute(_EXTENSION)).fetchone()
     if extension is None:
         return (), (
             "pg_stat_statements is not installed in this database: run CREATE EXTENSION"
@@ -356,8 +390,8 @@ def _read_statements(conn: psycopg.Connection[Any]) -> tuple[tuple[Statement, ..
         mean=sql.Identifier(mean), schema=sql.Identifier(schema), limit=TOP_STATEMENTS
     )
     try:
-        with conn.transaction():  # a savepoint: a failure here leaves the rest readable
-            rows = conn.execute(query).fetchall()
+        async with conn.transaction():  # a savepoint: a failure here leaves the rest readable
+            rows = await (await conn.execute(query)).fetchall()
     except (errors.ObjectNotInPrerequisiteState, errors.InsufficientPrivilege) as exc:
         return (), f"pg_stat_statements cannot be read: {redact_text(str(exc).strip())}"
     return tuple(Statement(int(c), round(float(m), 1), _excerpt(q)) for c, m, q in rows), None

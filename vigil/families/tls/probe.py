@@ -23,6 +23,7 @@ from cryptography import x509
 
 from vigil.families.tls.spec import TlsTarget
 from vigil.redact import redact_text
+from vigil.session import own_budget
 from vigil.targets import Target
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def observe_certificate(
     spec = target.spec
     server_name = spec.server_name or spec.host
     endpoint = f"{spec.host}:{spec.port}"
-    deadline = time.monotonic() + target.timeout_s
+    deadline = time.monotonic() + own_budget(target.timeout_s)
     try:
         der, protocol = _read_leaf(spec.host, spec.port, server_name, spec.starttls, deadline)
     except _Unreachable as exc:
