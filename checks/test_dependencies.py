@@ -3,7 +3,7 @@
 A failure here is the provider's outage, not ours: the runbook is about limiting the blast
 radius (fail fast, queue, fail over), not about fixing the provider.
 
-Settings: `status_pages[]` in the environment file. Probe: `vigil/probes/status_pages.py`.
+Settings: `status_pages[]` in the environment file. Probe: `vigil/families/dependencies/probe.py`.
 """
 
 from __future__ import annotations

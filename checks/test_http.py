@@ -1,6 +1,6 @@
 """HTTP health endpoints: each service is up, says it is healthy, and answers in time.
 
-Settings: `http.services[]` in the environment file. Probe: `vigil/probes/http.py`.
+Settings: `http.services[]` in the environment file. Probe: `vigil/families/http/probe.py`.
 """
 
 from __future__ import annotations

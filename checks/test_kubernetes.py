@@ -1,7 +1,7 @@
 """Kubernetes: pods run, workloads scale, services are reachable, per namespace; nodes are
 ready and not under pressure, per cluster. Secrets and certificates: `test_kubernetes_secrets.py`.
 
-Settings: `kubernetes:` in the environment file. Probe: `vigil/probes/kubernetes.py` (one
+Settings: `kubernetes:` in the environment file. Probe: `vigil/families/kubernetes/probe.py` (one
 list per kind per namespace, shared by every check here). Each failure names every object in
 trouble, worst first; the remediation is filled in for the first.
 """

@@ -3,7 +3,7 @@
 Required secrets and keys exist; keys shared between services hold one value (compared by
 salted digest: no value is ever shown); TLS secrets are not about to expire; cert-manager
 Certificates are Ready. Settings: `kubernetes:` in the environment file. Probe:
-`vigil/probes/kubernetes.py`, the same one look per namespace as `test_kubernetes.py`.
+`vigil/families/kubernetes/probe.py`, the same one look per namespace as `test_kubernetes.py`.
 """
 
 from __future__ import annotations

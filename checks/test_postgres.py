@@ -1,7 +1,7 @@
 """PostgreSQL: the database answers, takes writes where it should, has free connections, and
 no session is stuck, blocked or hogging it; plus user-defined data assertions.
 
-Settings: `postgres[]` in the environment file. Probe: `vigil/probes/postgres.py`.
+Settings: `postgres[]` in the environment file. Probe: `vigil/families/postgres/probe.py`.
 """
 
 from __future__ import annotations

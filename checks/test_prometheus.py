@@ -2,7 +2,7 @@
 
 Rules come from `prometheus.rules[]` and from the enabled `prometheus.presets` (error ratio,
 p95 latency, payment failures, health-check failures, request rate, freshness...); each rule
-names its own runbook entry. Probe: `vigil/probes/prometheus.py`.
+names its own runbook entry. Probe: `vigil/families/prometheus/probe.py`.
 """
 
 from __future__ import annotations

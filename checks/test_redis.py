@@ -1,7 +1,7 @@
 """Redis: the server answers, fast, with room in memory and connections, saving, replicating,
 and with its queues drained and its keys present.
 
-Settings: `redis[]` in the environment file. Probe: `vigil/probes/redis.py` (one read-only
+Settings: `redis[]` in the environment file. Probe: `vigil/families/redis/probe.py` (one read-only
 visit per server and run). Counters such as evicted_keys and rejected_connections are
 cumulative since the server started (or since CONFIG RESETSTAT).
 """

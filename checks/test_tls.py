@@ -1,7 +1,7 @@
 """TLS certificates: each endpoint serves a certificate that is valid for long enough, chains
 to a trusted CA and names the host clients connect to.
 
-Settings: `tls[]` in the environment file. Probe: `vigil/probes/tls.py`.
+Settings: `tls[]` in the environment file. Probe: `vigil/families/tls/probe.py`.
 """
 
 from __future__ import annotations
