@@ -40,6 +40,8 @@ class EnvironmentSettings(Model):
     runbook_url: str | None = None
     vars: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=5, gt=0)
+    retries: int = Field(default=0, ge=0, le=10)  # re-observations of a failing check
+    retry_delay_s: float = Field(default=1, ge=0, le=300)
 
     @field_validator("vars", mode="before")
     @classmethod

@@ -46,6 +46,8 @@ class TargetSettings(Model):
 
     severity: SeverityOverride | None = None
     timeout_s: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0, le=10)  # re-observations before failing
+    retry_delay_s: float | None = Field(default=None, ge=0, le=300)
 
 
 class Bounded(TargetSettings):

@@ -128,8 +128,10 @@ async def fetch(
     verify: bool = True,
     ca_bundle: str | None = None,
     headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
 ) -> HttpResponse:
-    """Send one request and read at most 1 MiB of body (decompressed too); never raises."""
+    """Send one request (with `content` as its body, if given) and read at most 1 MiB of the
+    answer's body, decompressed too; never raises."""
     shown = redact_url(url)
     try:
         request_url, auth = _split_credentials(url)
@@ -141,7 +143,11 @@ async def fetch(
     try:
         async with asyncio.timeout(timeout_s):
             request = client.build_request(
-                method, request_url, headers=dict(headers or {}), timeout=httpx.Timeout(timeout_s)
+                method,
+                request_url,
+                headers=dict(headers or {}),
+                content=content,
+                timeout=httpx.Timeout(timeout_s),
             )
             if auth is not None:
                 request.headers["Authorization"] = auth
