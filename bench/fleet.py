@@ -1,18 +1,20 @@
-"""Benchmark: how long `pytest checks` takes against a fleet, against its floor.
+"""Benchmark: `pytest checks` against fleets of slow HTTP services, beside its floor.
 
-Builds, on 127.0.0.1, K environments x S HTTP services that each answer after L ms (one
-asyncio server per environment, one path per service), plus one PostgreSQL and one Redis
-target per environment when `--with-data` is given, and reports for `pytest checks`:
+For each size N (checks), builds on 127.0.0.1 a fleet of N HTTP services that answer after L
+ms (asyncio servers, up to 500 services behind one port, one environment per port), and
+times, medians of `--runs` runs, side by side:
 
-- wall: the run as users run it (`pytest checks --env ...`);
-- floor: L plus the start-up and collection time of the same command (`--collect-only`);
-- ratio: wall / floor;
-- serial: `--probe-concurrency 1` (one probe at a time), for fleets small enough to wait for;
-- curl loop: what the source runbooks do, one `curl` per service in a shell loop;
-- peak memory of the pytest process.
+- vigil: `pytest checks --env ...` as users run it (one check per service: the health check);
+- floor: bare pytest running N no-op tests, plus L (what any pytest-based tool pays);
+- curl: `curl --parallel --parallel-max 256` over the same URLs (no pytest at all);
+- peak memory of the pytest process;
+and once, a hanging fleet: `--hanging` targets that accept connections and never answer,
+`timeout_s: 2`, which should cost one timeout, not rounds of them.
 
-    .venv/bin/python bench/fleet.py --envs 3 --services 20 --latency-ms 300
-    .venv/bin/python bench/fleet.py --envs 20 --services 50 --latency-ms 300
+    .venv/bin/python bench/fleet.py --checks 60 1000 5000 10000 --runs 3
+    .venv/bin/python bench/fleet.py --checks 1000 --hanging 1000 --runs 1 --with-data
+
+`bench/stress.py` runs the healthy fleet many times and reports any failure with its cause.
 """
 
 from __future__ import annotations
@@ -20,31 +22,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shlex
+import os
+import resource
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PER_PORT = 500
 
 
 class SlowFleet:
-    """One asyncio HTTP server per environment; every request is answered after `latency_s`."""
+    """Asyncio HTTP servers in a background thread; every request is answered after
+    `latency_s`. Each server stands for one environment of up to PER_PORT services."""
 
-    def __init__(self, environments: int, latency_s: float) -> None:
+    def __init__(self, servers: int, latency_s: float) -> None:
         self.latency_s = latency_s
         self.loop = asyncio.new_event_loop()
         self.ports: list[int] = []
         ready = threading.Event()
-        threading.Thread(target=self._run, args=(environments, ready), daemon=True).start()
-        ready.wait(10)
+        threading.Thread(target=self._run, args=(servers, ready), daemon=True).start()
+        ready.wait(30)
 
-    def _run(self, environments: int, ready: threading.Event) -> None:
+    def _run(self, servers: int, ready: threading.Event) -> None:
         asyncio.set_event_loop(self.loop)
-        for _ in range(environments):
+        for _ in range(servers):
             server = self.loop.run_until_complete(
                 asyncio.start_server(self._answer, "127.0.0.1", 0, backlog=4096)
             )
@@ -55,9 +64,7 @@ class SlowFleet:
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head:
-                    break
+                await reader.readuntil(b"\r\n\r\n")
                 await asyncio.sleep(self.latency_s)
                 body = b'{"status": "ok"}'
                 writer.write(
@@ -71,16 +78,45 @@ class SlowFleet:
             writer.close()
 
 
-def write_environments(
-    directory: Path, fleet: SlowFleet, services: int, data: dict[str, str]
+class HangingFleet:
+    """Listening sockets that accept connections (the kernel does) and never answer."""
+
+    def __init__(self, count: int) -> None:
+        self.sockets = []
+        for _ in range(count):
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(8)
+            self.sockets.append(listener)
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.getsockname()[1] for s in self.sockets]
+
+    def close(self) -> None:
+        for listener in self.sockets:
+            listener.close()
+
+
+def raise_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def write_fleet_environments(
+    directory: Path, ports: list[int], total: int, data: dict[str, str], timeout_s: float = 5
 ) -> list[Path]:
+    """One environment per port, PER_PORT services each, `total` services in all."""
     paths = []
-    for index, port in enumerate(fleet.ports):
-        lines = [f"name: env{index:02d}", "timeout_s: 5", "http:", "  services:"]
-        for number in range(services):
+    for index, port in enumerate(ports):
+        count = min(PER_PORT, total - index * PER_PORT)
+        if count <= 0:
+            break
+        lines = [f"name: env{index:02d}", f"timeout_s: {timeout_s:g}", "http:", "  services:"]
+        for number in range(count):
             lines += [
-                f"    - name: svc{number:02d}",
-                f"      url: http://127.0.0.1:{port}/svc{number:02d}/health",
+                f"    - name: svc{number:03d}",
+                f"      url: http://127.0.0.1:{port}/svc{number:03d}/health",
             ]
         if "dsn" in data:
             lines += ["postgres:", "  - name: main", f"    dsn: {data['dsn']}"]
@@ -92,8 +128,35 @@ def write_environments(
     return paths
 
 
-def timed(command: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, exit status and peak RSS (KiB) of a command run in its own process."""
+def write_hanging_environment(directory: Path, ports: list[int]) -> Path:
+    lines = ["name: hanging", "timeout_s: 2", "http:", "  services:"]
+    for number, port in enumerate(ports):
+        lines += [f"    - name: h{number:04d}", f"      url: http://127.0.0.1:{port}/health"]
+    path = directory / "hanging.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_floor_module(directory: Path, count: int) -> Path:
+    path = directory / "floor" / "test_floor.py"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        "import pytest\n\n\n"
+        f"@pytest.mark.parametrize('n', range({count}))\n"
+        "def test_noop(n):\n    pass\n"
+    )
+    return path
+
+
+@dataclass
+class Timed:
+    seconds: float
+    status: int
+    peak_mib: float
+
+
+def timed(command: list[str], cwd: Path = ROOT) -> Timed:
+    """Wall seconds, exit status and peak RSS of a command run in its own process."""
     wrapper = (
         "import resource, subprocess, sys, time; t = time.monotonic();"
         " r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
@@ -101,114 +164,158 @@ def timed(command: list[str]) -> tuple[float, int, int]:
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, *command],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
+        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, cwd=cwd
     ).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2])
+    return Timed(float(out[0]), int(out[1]), int(out[2]) / 1024)
+
+
+def median_of(runs: int, command: Callable[[], Timed]) -> Timed:
+    results = [command() for _ in range(runs)]
+    return Timed(
+        statistics.median(r.seconds for r in results),
+        max(r.status for r in results),
+        max(r.peak_mib for r in results),
+    )
+
+
+def pytest_command(directory: Path, paths: list[Path], *extra: str) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "checks",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--report-dir={directory / 'reports'}",
+        *extra,
+    ]
+    for path in paths:
+        command += ["--env", str(path)]
+    return command
+
+
+def curl_command(directory: Path, urls: list[str]) -> list[str]:
+    config = directory / "curl.conf"
+    config.write_text("".join(f'url = "{url}"\noutput = "/dev/null"\n' for url in urls))
+    return [
+        "curl",
+        "--parallel",
+        "--parallel-immediate",
+        "--parallel-max",
+        "256",
+        "-s",
+        "--max-time",
+        "5",
+        "-K",
+        str(config),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--envs", type=int, default=3)
-    parser.add_argument("--services", type=int, default=20)
+    parser.add_argument("--checks", type=int, nargs="+", default=[60, 1000])
     parser.add_argument("--latency-ms", type=float, default=300)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--with-data",
-        action="store_true",
-        help="add a real PostgreSQL and Redis target to every environment",
+        "--hanging", type=int, default=0, help="also time this many hanging targets"
     )
     parser.add_argument(
-        "--serial-limit",
-        type=int,
-        default=200,
-        help="skip the serial baseline above this many services",
+        "--with-data", action="store_true", help="a real PostgreSQL and Redis per env"
     )
-    parser.add_argument(
-        "--curl-sample",
-        type=int,
-        default=100,
-        help="time the curl loop on this many services and scale up",
-    )
+    parser.add_argument("--no-curl", action="store_true")
     args = parser.parse_args()
-
-    fleet = SlowFleet(args.envs, args.latency_ms / 1000)
+    raise_open_files_limit()
+    latency_s = args.latency_ms / 1000
+    biggest = max(args.checks)
+    fleet = SlowFleet(-(-biggest // PER_PORT), latency_s)
     stack = _data_targets() if args.with_data else None
     data = stack[0] if stack else {}
+    rows = []
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        paths = write_environments(directory, fleet, args.services, data)
-        base = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "checks",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--report-dir={directory / 'reports'}",
-        ]
-        for path in paths:
-            base += ["--env", str(path)]
-        collect, _, _ = timed([*base, "--collect-only"])
-        wall, status, peak_kib = timed(base)
-        results = json.loads((directory / "reports" / "results.json").read_text())
-        failing = [c for c in results["checks"] if c["outcome"] != "passed"]
-        floor = args.latency_ms / 1000 + collect
-        total = args.envs * args.services
-        serial = (
-            timed([*base, "--probe-concurrency", "1"])[0] if total <= args.serial_limit else None
-        )
-        urls = [
-            f"http://127.0.0.1:{port}/svc{n:02d}/health"
-            for port in fleet.ports
-            for n in range(args.services)
-        ]
-        sample = urls[: args.curl_sample]
-        loop = (
-            "for u in "
-            + " ".join(map(shlex.quote, sample))
-            + '; do curl -s -o /dev/null --max-time 5 "$u"; done'
-        )
-        curl = timed(["bash", "-c", loop])[0] * len(urls) / len(sample)
+        for count in args.checks:
+            sized = directory / f"n{count}"
+            sized.mkdir()
+            paths = write_fleet_environments(sized, fleet.ports, count, data)
+            vigil = median_of(args.runs, lambda: timed(pytest_command(sized, paths)))
+            results = json.loads((sized / "reports" / "results.json").read_text())
+            failing = [c for c in results["checks"] if c["outcome"] != "passed"]
+            floor_path = write_floor_module(sized, len(results["checks"]))
+            floor_run = median_of(
+                args.runs,
+                lambda: timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        str(floor_path),
+                        "-q",
+                        "-p",
+                        "no:cacheprovider",
+                    ],
+                    cwd=sized,
+                ),
+            )
+            floor = floor_run.seconds + latency_s
+            urls = [
+                f"http://127.0.0.1:{fleet.ports[i // PER_PORT]}/svc{i % PER_PORT:03d}/health"
+                for i in range(count)
+            ]
+            curl = (
+                None
+                if args.no_curl
+                else median_of(args.runs, lambda: timed(curl_command(sized, urls)))
+            )
+            rows.append((count, len(results["checks"]), vigil, floor, curl, failing))
+        hanging_row = None
+        if args.hanging:
+            hanging = HangingFleet(args.hanging)
+            path = write_hanging_environment(directory, hanging.ports)
+            hanging_row = timed(pytest_command(directory, [path]))
+            hanging.close()
     if stack:
         stack[1]()
+    print(f"latency {args.latency_ms:g} ms; medians of {args.runs}; cores {os.cpu_count()}")
     print(
-        f"fleet: {args.envs} environments x {args.services} services, latency "
-        f"{args.latency_ms:g} ms{', + PostgreSQL and Redis per environment' if stack else ''}"
+        "| checks | vigil | floor | vigil / floor | curl --parallel | vigil peak memory |"
+        " not passed |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
-    print("| measure | seconds |\n| --- | ---: |")
-    print(f"| pytest checks (wall, exit {status}) | {wall:.2f} |")
-    print(f"| floor (latency + start-up and collection {collect:.2f} s) | {floor:.2f} |")
-    print(f"| ratio wall / floor | {wall / floor:.2f} |")
-    print(f"| serial (--probe-concurrency 1) | {f'{serial:.2f}' if serial else 'skipped'} |")
-    measured = "" if len(urls) <= args.curl_sample else f" ({args.curl_sample} measured, scaled)"
-    print(f"| curl loop, one service after another{measured} | {curl:.2f} |")
-    print(f"| peak memory of the pytest process | {peak_kib / 1024:.0f} MiB |")
-    print(f"checks run: {len(results['checks'])}, not passed: {len(failing)}")
-    for check in failing[:5]:
-        print(f"  {check['id']}: {check['outcome']}: {check['message'][:150]}")
+    for count, checks, vigil, floor, curl, failing in rows:
+        curl_text = f"{curl.seconds:.2f} s" if curl else "-"
+        print(
+            f"| {checks:,} | {vigil.seconds:.2f} s | {floor:.2f} s | {vigil.seconds / floor:.2f} |"
+            f" {curl_text} | {vigil.peak_mib:.0f} MiB | {len(failing)} |"
+        )
+        for check in failing[:3]:
+            print(f"  {check['id']}: {check['outcome']}: {check['message'][:200]}")
+    if hanging_row:
+        print(
+            f"hanging fleet: {args.hanging} targets that never answer, timeout_s 2:"
+            f" {hanging_row.seconds:.2f} s, peak {hanging_row.peak_mib:.0f} MiB"
+            f" (exit {hanging_row.status})"
+        )
 
 
 def _data_targets() -> tuple[dict[str, str], Callable[[], None]] | None:
     """A real PostgreSQL and Redis, shared by every environment (started by the sandbox code;
     PostgreSQL with room for one connection per environment)."""
-    from vigil.sandbox.postgres import PostgresServer
+    from vigil.sandbox.postgres import MONITOR_ROLE, PostgresServer
     from vigil.sandbox.redis import RedisSandbox
 
     postgres, redis = PostgresServer(max_connections=200), RedisSandbox("healthy")
     postgres.start()
+    postgres.install_monitor_role("bench-monitor-pw")
     variables = redis.start()
 
     def stop() -> None:
         redis.stop()
         postgres.stop()
 
-    return {"dsn": postgres.admin_dsn("postgres"), "redis": variables["SANDBOX_REDIS_URL"]}, stop
+    dsn = postgres.dsn(MONITOR_ROLE, "bench-monitor-pw", "postgres")
+    return {"dsn": dsn, "redis": variables["SANDBOX_REDIS_URL"]}, stop
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ class HttpServer:
                 self.send_header("Content-Type", endpoint.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":  # a HEAD answer has headers only
+                    self.wfile.write(body)
 
             do_GET = do_POST = do_HEAD = _answer
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio
 
 from tests.certs import TestCA
 from tests.redisserver import GarbageServer, RedisFarm, observe_redis
 from vigil.families.redis.probe import TLS_HINT, ReadOnlyRedis, no_client_setinfo
+from vigil.session import ProbeSession
 
 
 @pytest.fixture
@@ -90,8 +92,8 @@ class Redis5Connection:
 
 
 def test_client_setinfo_is_off_on_every_supported_redis_py() -> None:
-    assert no_client_setinfo(redis.Connection) == {"driver_info": None}
-    assert no_client_setinfo(redis.SSLConnection) == {"driver_info": None}
+    assert no_client_setinfo(redis.asyncio.Connection) == {"driver_info": None}
+    assert no_client_setinfo(redis.asyncio.SSLConnection) == {"driver_info": None}
     old = Redis5Connection(**no_client_setinfo(Redis5Connection))  # type: ignore[arg-type]
     assert old.lib_name is None and old.lib_version is None
 
@@ -101,7 +103,8 @@ def test_no_deprecated_argument_reaches_redis_py(farm: RedisFarm) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         client = ReadOnlyRedis(server.url(), timeout_s=1)
-        client.connect()  # the allow-list would refuse CLIENT SETINFO if it were sent
-        client.close()
+        with ProbeSession() as session:
+            session.run(client.connect())  # the allow-list would refuse CLIENT SETINFO
+            session.run(client.close())
     assert client.connection.driver_info is None
     assert [str(w.message) for w in caught] == []

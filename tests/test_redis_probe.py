@@ -16,13 +16,14 @@ from tests.redisserver import RedisFarm, admin, observe_redis
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.environment import load_environment
 from vigil.errors import ConfigError
-from vigil.families.redis.probe import (
+from vigil.families.redis.client import (
     ALLOWED_COMMANDS,
-    AllowListPacker,
     CommandRefused,
     ReadOnlyRedis,
+    ReadOnlyTcp,
 )
 from vigil.sandbox.redis import MONITOR_USER, monitor_acl_rule
+from vigil.session import ProbeSession
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_healthy_server_in_one_visit(farm: RedisFarm) -> None:
 
 
 def test_allow_list_refuses_writes_before_the_socket() -> None:
-    packer = AllowListPacker()
+    packer = ReadOnlyTcp(host="127.0.0.1", port=free_port())  # nothing is connected
     for command in [
         ("SET", "k", "v"),
         ("CONFIG", "SET", "maxmemory", "1"),
@@ -66,29 +67,30 @@ def test_allow_list_refuses_writes_before_the_socket() -> None:
         ("EVAL", "return 1", "0"),
     ]:
         with pytest.raises(CommandRefused):
-            packer.pack(*command)
-    assert packer.pack("CONFIG", "GET", "maxmemory")
-    assert packer.pack("LLEN", "payment:retry:queue")
+            packer.pack_command(*command)
+    assert packer.pack_command("CONFIG", "GET", "maxmemory")
+    assert packer.pack_command("LLEN", "payment:retry:queue")
     assert {"PING", "INFO", "CONFIG GET", "DBSIZE", "LLEN", "LATENCY LATEST"} <= ALLOWED_COMMANDS
 
 
 def test_write_is_refused_by_the_allow_list_and_by_the_acl(farm: RedisFarm) -> None:
     server = farm.healthy()
     client = ReadOnlyRedis(server.url(), timeout_s=2)
-    deadline = time.monotonic() + 2
-    client.connect()
-    with pytest.raises(CommandRefused):
-        client.execute("SET", "vigil:written", "1", deadline=deadline)
-    assert client.execute("PING", deadline=deadline) == "PONG"  # the connection is still fine
-    stats = admin(server).info("commandstats")
-    assert "cmdstat_set" not in stats  # nothing reached the server
-    # Even if a write slipped past the allow-list, the server's ACL (deploy/redis-acl.conf)
-    # refuses it: send one raw, packed by a plain encoder.
-    plain = PythonRespSerializer(6000, lambda v: v if isinstance(v, bytes) else str(v).encode())
-    client.connection.send_packed_command(plain.pack("SET", "vigil:written", "1"))  # type: ignore[no-untyped-call]
-    with pytest.raises(redis.exceptions.NoPermissionError):
-        client.connection.read_response()
-    client.close()
+    with ProbeSession() as session:
+        session.run(client.connect())
+        with pytest.raises(CommandRefused):
+            session.run(client.execute("SET", "vigil:written", "1"))
+        assert session.run(client.execute("PING")) == "PONG"  # the connection is still fine
+        stats = admin(server).info("commandstats")
+        assert "cmdstat_set" not in stats  # nothing reached the server
+        # Even if a write slipped past the allow-list, the server's ACL (deploy/redis-acl.conf)
+        # refuses it: send one raw, packed by a plain encoder.
+        plain = PythonRespSerializer(6000, lambda v: v if isinstance(v, bytes) else str(v).encode())
+        packed = plain.pack("SET", "vigil:written", "1")  # type: ignore[no-untyped-call]
+        session.run(client.connection.send_packed_command(packed))
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            session.run(client.connection.read_response())
+        session.run(client.close())
     assert admin(server).exists("vigil:written") == 0
 
 

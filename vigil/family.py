@@ -47,9 +47,10 @@ class Observation(Generic[ObsT]):
     # Run once per run before the first observation, outside any target's time: a client
     # library's slow first import is not the system's slowness.
     prepare: Callable[[], object] | None = None
-    # Observations of targets with the same key run one after another (they share one
-    # connection); waiting for the others is not part of a target's time.
-    queue: Callable[[Target[Any]], Hashable] | None = None
+    # At most so many observations at once per key, (key, how many): one at a time on a
+    # database's one session, a few hundred per HTTP origin. Waiting for a turn is not part
+    # of a target's time.
+    queue: Callable[[Target[Any]], tuple[Hashable, int]] | None = None
 
 
 @dataclass(frozen=True)

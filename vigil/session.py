@@ -20,6 +20,7 @@ one timeout rather than rounds of them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import inspect
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Hashable, Iterable
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from vigil.family import Observation
 from vigil.targets import Target
@@ -66,6 +67,23 @@ def descriptor_budget(reserved: int = FDS_RESERVED) -> int:
     return max(1, (limit - reserved) // FDS_PER_PROBE)
 
 
+class Probes(Protocol):
+    """What the plugin needs of a run's probes: a `ProbeSession`, or a `vigil.worker.ProbeWorker`
+    holding one in a process of its own."""
+
+    deadline_at: float | None
+
+    def observe_all(
+        self, wanted: Iterable[tuple[Observation[Any], Target[Any]]]
+    ) -> list[concurrent.futures.Future[Any]]: ...
+
+    def result(self, observation: Observation[T], target: Target[Any]) -> T: ...
+
+    def forget(self, observation: Observation[Any], target: Target[Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class ProbeSession:
     """Owns every connection, thread and the event loop of a run; `close()` releases them."""
 
@@ -80,7 +98,8 @@ class ProbeSession:
         self._futures: dict[tuple[str, str], concurrent.futures.Future[Any]] = {}
         self._shared: dict[Hashable, Any] = {}
         self._prepared: dict[Callable[[], object], asyncio.Future[object]] = {}
-        self._queues: dict[Hashable, asyncio.Lock] = {}
+        self._queues: dict[Hashable, asyncio.Semaphore] = {}
+        self._admission = Admission()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -144,7 +163,9 @@ class ProbeSession:
         if observation.prepare is not None:
             await self._prepare(observation.prepare)
         queue = observation.queue(target) if observation.queue is not None else None
-        async with self._slots, self._queue(queue):  # waiting is not part of the target's time
+        # Waiting for a slot, a turn in a queue or admission is not part of the target's time.
+        async with self._slots, self._queue(queue):
+            await self._admission.admit()
             timeout_s = target.timeout_s
             probe = cast(Callable[..., Any], observation.probe)
             if observation.blocking:
@@ -167,13 +188,14 @@ class ProbeSession:
             )
 
     @contextlib.asynccontextmanager
-    async def _queue(self, key: Hashable | None) -> AsyncIterator[None]:
-        """One observation at a time per key (one database's session, say)."""
-        if key is None:
+    async def _queue(self, queue: tuple[Hashable, int] | None) -> AsyncIterator[None]:
+        """At most so many observations at once per key (one database's session, one origin)."""
+        if queue is None:
             yield
             return
-        lock = self._queues.setdefault(key, asyncio.Lock())
-        async with lock:
+        key, capacity = queue
+        turn = self._queues.setdefault(key, asyncio.Semaphore(capacity))
+        async with turn:
             yield
 
     async def _prepare(self, prepare: Callable[[], object]) -> None:
@@ -287,6 +309,47 @@ async def _close(resource: Any) -> None:
         outcome = closer()
         if inspect.isawaitable(outcome):
             await outcome
+
+
+class Admission:
+    """Starts probes at the pace the event loop keeps up with.
+
+    A burst of thousands of probes started at once would advance in lockstep: each would wait
+    for the loop to serve all the others, and a healthy fleet would time out together on a
+    busy machine. So a probe's clock starts only when it is admitted: every few milliseconds
+    a batch is let in, a full one while the loop answers on time, a small one while it lags.
+    Probes that only wait (a hanging target) cost the loop nothing and are all let in within
+    a fraction of a second, so a fleet of them still costs one timeout.
+    """
+
+    TICK_S = 0.005
+    BATCH = 64
+    MAX_LAG_S = 0.02
+
+    def __init__(self) -> None:
+        self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def admit(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.ensure_future(self._tick())
+        await waiter
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        lag = 0.0
+        while self._waiting:
+            batch = self.BATCH if lag < self.MAX_LAG_S else max(1, self.BATCH // 8)
+            while batch and self._waiting:
+                waiter = self._waiting.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    batch -= 1
+            started = loop.time()
+            await asyncio.sleep(self.TICK_S)
+            lag = loop.time() - started - self.TICK_S
 
 
 def _forget(task: asyncio.Future[Any]) -> None:

@@ -22,8 +22,8 @@ from vigil.plugin import fixtures
 from vigil.plugin.state import STATE_KEY, RunState
 from vigil.redact import Redactor
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog, systems
-from vigil.session import ProbeSession
 from vigil.severity import Severity
+from vigil.worker import run_probes
 
 _VARIABLE_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -44,8 +44,10 @@ def configure(config: pytest.Config) -> None:
     load_environments(state, paths, variables, public=set(state.sandbox_variables or {}))
     state.redactor = Redactor(secret for env in state.environments for secret in env.secrets)
     state.deadline_at = deadline_at(config)
-    state.session = ProbeSession(
-        deadline_at=state.deadline_at, max_in_flight=config.getoption("probe_concurrency")
+    state.session = run_probes(
+        [t for env in state.environments for t in env.all_targets()],
+        deadline_at=state.deadline_at,
+        max_in_flight=config.getoption("probe_concurrency"),
     )
     fixtures.register(config)
 

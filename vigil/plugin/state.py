@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from vigil.plugin.collector import ResultCollector
     from vigil.redact import Redactor
     from vigil.reports.results import RunResults
-    from vigil.session import ProbeSession
+    from vigil.session import Probes
 
 
 @dataclass
@@ -31,7 +31,7 @@ class RunState:
     sandbox_started: bool = False
     sandbox_variables: dict[str, str] | None = None
     deadline_at: float | None = None  # time.time(), shared with xdist workers
-    session: ProbeSession | None = None
+    session: Probes | None = None
     redactor: Redactor | None = None
     collector: ResultCollector | None = None
     run: RunResults | None = None

@@ -48,9 +48,17 @@ FAMILY = Family(
             "http.services",
             services,
             observations=(
-                Observation("http_response", probe.observe_health, probe.health_unobserved),
                 Observation(
-                    "http_components", probe.observe_components, probe.components_unobserved
+                    "http_response",
+                    probe.observe_health,
+                    probe.health_unobserved,
+                    queue=probe.health_queue,
+                ),
+                Observation(
+                    "http_components",
+                    probe.observe_components,
+                    probe.components_unobserved,
+                    queue=probe.components_queue,
                 ),
             ),
         ),

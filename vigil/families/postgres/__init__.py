@@ -45,10 +45,12 @@ def sslmode_note(dsn: str) -> tuple[str, ...]:
     return (f"the database's TLS certificate is not verified (sslmode={mode}{default})",)
 
 
-def one_session(target: Target[PostgresTarget] | Target[SqlAssertion]) -> tuple[str, str]:
+def one_session(
+    target: Target[PostgresTarget] | Target[SqlAssertion],
+) -> tuple[tuple[str, str, str], int]:
     """The observations of one database share its one session, one at a time."""
     database = target.parent if target.kind == "sql_assertion" else target.spec
-    return (target.environment.name, database.name)
+    return ("postgres", target.environment.name, database.name), 1
 
 
 def databases(env: Environment, section: list[PostgresTarget]) -> Iterator[Target[PostgresTarget]]:

@@ -52,7 +52,6 @@ FAMILY = Family(
                     "redis_status",
                     probe.observe_server,
                     probe.server_unobserved,
-                    blocking=True,
                 ),
             ),
         ),

@@ -42,7 +42,6 @@ FAMILY = Family(
                     "tls_certificate",
                     probe.observe_certificate,
                     probe.certificate_unobserved,
-                    blocking=True,
                 ),
             ),
         ),

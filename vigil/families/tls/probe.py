@@ -1,6 +1,6 @@
 """TLS probe: the certificate an endpoint serves, whether its chain verifies, whose name it has.
 
-`observe_certificate(target)` reads the leaf certificate without verifying it (so an expired,
+`observe_certificate` reads the leaf certificate without verifying it (so an expired,
 self-signed or misnamed certificate can still be described), then verifies the chain in a
 second handshake against the system trust store or the target's `ca_bundle`, and matches the
 host name against the certificate's subject alternative names. `starttls: postgres` sends
@@ -10,11 +10,14 @@ one deadline of `target.timeout_s`; every failure becomes `error` (or `trust_pro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import socket
 import ssl
 import struct
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -94,7 +97,7 @@ def certificate_unobserved(target: Target[TlsTarget], reason: str) -> Certificat
     )
 
 
-def observe_certificate(
+async def observe_certificate(
     target: Target[TlsTarget], session: ProbeSession | None = None
 ) -> CertificateObservation:
     """Read, verify and name-check the certificate of one TLS endpoint; never raises."""
@@ -103,7 +106,7 @@ def observe_certificate(
     endpoint = f"{spec.host}:{spec.port}"
     deadline = time.monotonic() + own_budget(target.timeout_s)
     try:
-        der, protocol = _read_leaf(spec.host, spec.port, server_name, spec.starttls, deadline)
+        der, protocol = await _read_leaf(spec.host, spec.port, server_name, spec.starttls, deadline)
     except _Unreachable as exc:
         return CertificateObservation(endpoint, server_name, error=str(exc))
     except Exception as exc:  # a probe never raises; say what broke instead
@@ -120,7 +123,7 @@ def observe_certificate(
     days_left = (not_after - datetime.now(UTC)).total_seconds() / 86400
     sans = _subject_alt_names(cert)
     try:
-        trusted, problem = _verify_chain(spec, server_name, deadline, expired=days_left < 0)
+        trusted, problem = await _verify_chain(spec, server_name, deadline, expired=days_left < 0)
     except Exception as exc:
         trusted, problem = None, f"{type(exc).__name__}: {redact_text(str(exc))}"
     return CertificateObservation(
@@ -140,20 +143,24 @@ def observe_certificate(
     )
 
 
-def _read_leaf(
+async def _read_leaf(
     host: str, port: int, server_name: str, starttls: str | None, deadline: float
 ) -> tuple[bytes, str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with _handshake(context, host, port, server_name, starttls, deadline) as tls:
+    writer = await _handshake(context, host, port, server_name, starttls, deadline)
+    try:
+        tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
         der = tls.getpeercert(binary_form=True)
         if not der:
             raise _Unreachable(f"{host}:{port} completed the handshake without a certificate")
         return der, tls.version() or ""
+    finally:
+        writer.transport.abort()
 
 
-def _verify_chain(
+async def _verify_chain(
     spec: TlsTarget, server_name: str, deadline: float, *, expired: bool
 ) -> tuple[bool | None, str]:
     """(True, "") when the chain verifies; (False, why) when it does not; (None, why) when
@@ -165,77 +172,83 @@ def _verify_chain(
     except (OSError, ssl.SSLError) as exc:
         return None, f"cannot load CA bundle {ca_bundle}: {exc}"
     context.check_hostname = False  # the name is matched separately, against the SANs
-    try:
-        with _handshake(context, host, port, server_name, starttls, deadline):
+    for attempt in range(2):
+        try:
+            writer = await _handshake(context, host, port, server_name, starttls, deadline)
+            writer.transport.abort()
             return True, ""
-    except ssl.SSLCertVerificationError as exc:
-        if exc.verify_code != _CERT_HAS_EXPIRED or not expired:
-            return False, exc.verify_message or str(exc)
-    except _Unreachable as exc:
-        return None, f"verification handshake failed: {exc}"
-    context.verify_flags |= _NO_CHECK_TIME
-    try:
-        with _handshake(context, host, port, server_name, starttls, deadline):
-            return True, ""
-    except ssl.SSLCertVerificationError as exc:
-        return False, exc.verify_message or str(exc)
-    except _Unreachable as exc:
-        return None, f"verification handshake failed: {exc}"
+        except ssl.SSLCertVerificationError as exc:
+            if attempt or exc.verify_code != _CERT_HAS_EXPIRED or not expired:
+                return False, exc.verify_message or str(exc)
+        except _Unreachable as exc:
+            return None, f"verification handshake failed: {exc}"
+        context.verify_flags |= _NO_CHECK_TIME
+    return None, "verification did not finish"
 
 
-def _handshake(
+async def _handshake(
     context: ssl.SSLContext,
     host: str,
     port: int,
     server_name: str,
     starttls: str | None,
     deadline: float,
-) -> ssl.SSLSocket:
+) -> asyncio.StreamWriter:
     """A completed TLS connection, every step bounded by what is left of `deadline`."""
     where = f"{host}:{port}"
+    sni = None if _is_ip(server_name) else server_name
     try:
-        raw = socket.create_connection((host, port), timeout=_remaining(deadline, where))
+        async with _before(deadline, f"connection to {where} timed out"):
+            reader, writer = await asyncio.open_connection(host, port, limit=1 << 16)
     except ConnectionRefusedError:
         raise _Unreachable(f"connection refused by {where} (nothing is listening)") from None
     except socket.gaierror as exc:
         raise _Unreachable(f"cannot resolve host {host!r}: {exc.strerror or exc}") from None
-    except TimeoutError:
-        raise _Unreachable(f"connection to {where} timed out") from None
     except OSError as exc:
         raise _Unreachable(f"cannot connect to {where}: {exc.strerror or exc}") from None
     try:
         if starttls == "postgres":
-            _postgres_ssl_request(raw, where, deadline)
-        raw.settimeout(_remaining(deadline, where))
-        sni = None if _is_ip(server_name) else server_name
-        return context.wrap_socket(raw, server_hostname=sni)
-    except ssl.SSLCertVerificationError:
-        raw.close()
-        raise
-    except TimeoutError:
-        raw.close()
-        raise _Unreachable(
+            await _postgres_ssl_request(reader, writer, where, deadline)
+        late = (
             f"no TLS handshake from {where} in time (the port accepts connections but does not"
             " answer)"
-        ) from None
+        )
+        async with _before(deadline, late):
+            await writer.start_tls(context, server_hostname=sni)
+        return writer
+    except ssl.SSLCertVerificationError:
+        writer.transport.abort()
+        raise
     except ssl.SSLError as exc:
-        raw.close()
+        writer.transport.abort()
         raise _Unreachable(f"TLS handshake with {where} failed: {exc.reason or exc}") from None
-    except OSError as exc:
-        raw.close()
-        raise _Unreachable(f"TLS handshake with {where} failed: {exc.strerror or exc}") from None
-    except _Unreachable:
-        raw.close()
+    except (OSError, EOFError) as exc:
+        writer.transport.abort()
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _Unreachable(f"TLS handshake with {where} failed: {detail or 'closed'}") from None
+    except BaseException:
+        writer.transport.abort()
         raise
 
 
-def _postgres_ssl_request(raw: socket.socket, where: str, deadline: float) -> None:
-    raw.settimeout(_remaining(deadline, where))
+@contextlib.asynccontextmanager
+async def _before(deadline: float, late: str) -> AsyncIterator[None]:
+    """The block must end by `deadline` (time.monotonic()), or fail with `late`."""
     try:
-        raw.sendall(POSTGRES_SSL_REQUEST)
-        answer = raw.recv(1)
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            yield
     except TimeoutError:
-        raise _Unreachable(f"{where} did not answer the PostgreSQL SSLRequest in time") from None
+        raise _Unreachable(late) from None
+
+
+async def _postgres_ssl_request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str, deadline: float
+) -> None:
+    try:
+        async with _before(deadline, f"{where} did not answer the PostgreSQL SSLRequest in time"):
+            writer.write(POSTGRES_SSL_REQUEST)
+            await writer.drain()
+            answer = await reader.read(1)
     except OSError as exc:
         raise _Unreachable(
             f"{where} did not answer the PostgreSQL SSLRequest ({exc.strerror or exc});"
@@ -248,13 +261,6 @@ def _postgres_ssl_request(raw: socket.socket, where: str, deadline: float) -> No
             f"{where} did not answer the PostgreSQL SSLRequest (got {answer!r});"
             " is it a PostgreSQL server?"
         )
-
-
-def _remaining(deadline: float, where: str) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise _Unreachable(f"no TLS handshake from {where} in time")
-    return left
 
 
 def _subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:
