@@ -221,7 +221,9 @@ def run_suite(
             seconds = time.monotonic() - started
         output = result.stdout.str() + "\n" + result.stderr.str()
         tree = ET.parse(junit).getroot() if junit.exists() else None
-        return SuiteRun(int(result.ret), output, tree, seconds, report_dir, STARTUP_S, junit)
+        # Under -n the checks run in worker processes, each with its own start-up.
+        startup = PROCESS_STARTUP_S if "-n" in args else STARTUP_S
+        return SuiteRun(int(result.ret), output, tree, seconds, report_dir, startup, junit)
 
     return run
 
