@@ -101,7 +101,10 @@ class CappedReplies(_AsyncRESP2Parser):
         return await super().read_response(disable_decoding)
 
     async def _readline(self) -> bytes:
-        line: bytes = await super()._readline()
+        try:
+            line: bytes = await super()._readline()
+        except ValueError:  # the stream's own limit: a line of 64 KiB without its end
+            raise ReplyTooLarge("a reply line longer than the stream's limit") from None
         self._count(len(line) + 2)
         return line
 
