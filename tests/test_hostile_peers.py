@@ -236,3 +236,58 @@ def test_every_target_hostile_at_once_ends_in_time_and_in_memory(
     assert measured["seconds"] < run.budget(TIMEOUT_S + 3), measured
     assert measured["peak_kib"] < MAX_RUN_MIB * 1024, measured
     assert (ROOT / "checks").is_dir()
+
+
+def test_the_process_exits_within_its_deadline_whatever_is_stuck(
+    serve: Callable[[hostile.Talk], RawServer], tmp_path: Path
+) -> None:
+    """A Kubernetes API that drips forever and a kubeconfig credential command that never
+    returns, with targets whose own timeout is far away: `--deadline 3` ends the process."""
+    api = serve(hostile.http_headers_drip(0.5))
+    stuck = tmp_path / "get-token"
+    stuck.write_text("#!/bin/sh\nexec sleep 600\n")
+    stuck.chmod(0o755)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: drip\n"
+        f"clusters: [{{name: c, cluster: {{server: '{api.url('')}'}}}}]\n"
+        "users:\n"
+        "  - {name: token, user: {token: t}}\n"
+        "  - name: stuck\n"
+        "    user:\n"
+        f"      exec: {{apiVersion: client.authentication.k8s.io/v1, command: '{stuck}',"
+        " interactiveMode: Never}\n"
+        "contexts:\n"
+        "  - {name: drip, context: {cluster: c, user: token}}\n"
+        "  - {name: stuck, context: {cluster: c, user: stuck}}\n"
+    )
+    drip = write_env(
+        tmp_path,
+        "drip",
+        f"timeout_s: 60\nkubernetes:\n  kubeconfig: {kubeconfig}\n  context: drip\n"
+        "  namespaces: [shop]\n",
+    )
+    stuck_env = write_env(
+        tmp_path,
+        "stuck",
+        f"timeout_s: 60\nkubernetes:\n  kubeconfig: {kubeconfig}\n  context: stuck\n"
+        "  namespaces: [shop]\n",
+    )
+    figures = tmp_path / "figures.json"
+    run = suite_run(
+        tmp_path,
+        "--env",
+        str(drip),
+        "--env",
+        str(stuck_env),
+        "--deadline",
+        "3",
+        prefix=[sys.executable, "-c", MEASURE, str(figures)],
+        timeout=120,
+    )
+    measured = json.loads(figures.read_text())
+    outcomes = run.outcomes()
+    assert outcomes and set(outcomes.values()) == {"failed"}, outcomes
+    assert "not evaluated: deadline" in run.output
+    # The promise is --deadline + 3 s; the test allows three times that, plus start-up.
+    assert measured["seconds"] < run.budget(3 + 3), measured
