@@ -58,7 +58,9 @@ class HttpServer:
 
             def _answer(self) -> None:
                 outer.requests.append((self.command, self.path))
-                endpoint = outer.routes.get(self.path, Endpoint(404, {"error": "not found"}))
+                bare = self.path.split("?", 1)[0]  # a route without a query matches any query
+                missing = Endpoint(404, {"error": "not found"})
+                endpoint = outer.routes.get(self.path) or outer.routes.get(bare, missing)
                 if endpoint.delay_s:
                     time.sleep(endpoint.delay_s)
                 body = (

@@ -45,7 +45,7 @@ from vigil.targets import Target
 if TYPE_CHECKING:
     from vigil.session import ProbeSession
 
-Lister = Callable[[client.ApiClient, str, float], Any]
+Lister = Callable[[client.ApiClient, str, dict[str, Any]], Any]  # (client, namespace, options)
 
 
 def import_apis() -> None:
@@ -69,60 +69,57 @@ def _apps(c: client.ApiClient) -> client.AppsV1Api:
     return client.AppsV1Api(c)
 
 
-_RAW: dict[str, Any] = {"_preload_content": False}
 # resource -> (API group, list call); the group names the RBAC rule a 403 is missing.
 NAMESPACED: dict[str, tuple[str, Lister]] = {
-    "pods": ("", lambda c, ns, t: _core(c).list_namespaced_pod(ns, _request_timeout=t, **_RAW)),
+    "pods": ("", lambda c, ns, o: _core(c).list_namespaced_pod(ns, **o)),
     "replicasets": (
         "apps",
-        lambda c, ns, t: _apps(c).list_namespaced_replica_set(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: _apps(c).list_namespaced_replica_set(ns, **o),
     ),
     "deployments": (
         "apps",
-        lambda c, ns, t: _apps(c).list_namespaced_deployment(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: _apps(c).list_namespaced_deployment(ns, **o),
     ),
     "statefulsets": (
         "apps",
-        lambda c, ns, t: _apps(c).list_namespaced_stateful_set(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: _apps(c).list_namespaced_stateful_set(ns, **o),
     ),
     "horizontalpodautoscalers": (
         "autoscaling",
-        lambda c, ns, t: client.AutoscalingV2Api(c).list_namespaced_horizontal_pod_autoscaler(
-            ns, _request_timeout=t, **_RAW
+        lambda c, ns, o: client.AutoscalingV2Api(c).list_namespaced_horizontal_pod_autoscaler(
+            ns, **o
         ),
     ),
-    "events": ("", lambda c, ns, t: _core(c).list_namespaced_event(ns, _request_timeout=t, **_RAW)),
+    "events": ("", lambda c, ns, o: _core(c).list_namespaced_event(ns, **o)),
     "services": (
         "",
-        lambda c, ns, t: _core(c).list_namespaced_service(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: _core(c).list_namespaced_service(ns, **o),
     ),
     "endpoints": (
         "",
-        lambda c, ns, t: _core(c).list_namespaced_endpoints(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: _core(c).list_namespaced_endpoints(ns, **o),
     ),
     "persistentvolumeclaims": (
         "",
-        lambda c, ns, t: _core(c).list_namespaced_persistent_volume_claim(
-            ns, _request_timeout=t, **_RAW
-        ),
+        lambda c, ns, o: _core(c).list_namespaced_persistent_volume_claim(ns, **o),
     ),
     "secrets": (
         "",
-        lambda c, ns, t: _core(c).list_namespaced_secret(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: _core(c).list_namespaced_secret(ns, **o),
     ),
     "jobs": (
         "batch",
-        lambda c, ns, t: client.BatchV1Api(c).list_namespaced_job(ns, _request_timeout=t, **_RAW),
+        lambda c, ns, o: client.BatchV1Api(c).list_namespaced_job(ns, **o),
     ),
     "certificates": (
         "cert-manager.io",
-        lambda c, ns, t: client.CustomObjectsApi(c).list_namespaced_custom_object(
-            "cert-manager.io", "v1", ns, "certificates", _request_timeout=t, **_RAW
+        lambda c, ns, o: client.CustomObjectsApi(c).list_namespaced_custom_object(
+            "cert-manager.io", "v1", ns, "certificates", **o
         ),
     ),
 }
 CLUSTER: dict[str, tuple[str, Lister]] = {
-    "nodes": ("", lambda c, _, t: _core(c).list_node(_request_timeout=t, **_RAW)),
+    "nodes": ("", lambda c, _, o: _core(c).list_node(**o)),
 }
 
 
@@ -393,12 +390,37 @@ def snapshot_lists(
     return items
 
 
+PAGE = 500  # objects per list request; the API hands the rest with a continue token
+MAX_PAGE_BYTES = 64 << 20
+MAX_OBJECTS = 100_000  # per kind and namespace: beyond that, the list says it was cut
+
+
 def _fetch(call: Lister, api: client.ApiClient, namespace: str, timeout_s: float) -> Any:
-    response = call(api, namespace, timeout_s)
-    body = json.loads(response.data)
-    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        raise ValueError("the answer is not a Kubernetes list")
-    return body["items"]
+    """Every page of one list, each read with a cap, until the API says there is no more."""
+    items: list[Any] = []
+    token: str | None = None
+    while True:
+        options: dict[str, Any] = {
+            "_request_timeout": timeout_s,
+            "_preload_content": False,
+            "limit": PAGE,
+        }
+        if token:
+            options["_continue"] = token
+        response = call(api, namespace, options)
+        try:
+            data = response.read(MAX_PAGE_BYTES + 1)
+        finally:
+            response.release_conn()
+        if len(data) > MAX_PAGE_BYTES:
+            raise ValueError(f"a list page larger than {MAX_PAGE_BYTES >> 20} MiB")
+        body = json.loads(data)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise ValueError("the answer is not a Kubernetes list")
+        items += body["items"]
+        token = (body.get("metadata") or {}).get("continue")
+        if not token or len(items) >= MAX_OBJECTS:
+            return items[:MAX_OBJECTS]
 
 
 def _status_message(exc: ApiException) -> str:
