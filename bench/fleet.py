@@ -30,10 +30,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_PORT = 500
@@ -99,7 +99,7 @@ class HangingFleet:
 
 
 def raise_open_files_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -212,6 +212,37 @@ def curl_command(directory: Path, urls: list[str]) -> list[str]:
     ]
 
 
+def measure_size(
+    sized: Path, fleet: SlowFleet, count: int, data: dict[str, str], args: argparse.Namespace
+) -> tuple[int, int, Timed, float, Timed | None, list[dict[str, Any]]]:
+    """Vigil, the floor and curl for a fleet of `count` services."""
+    sized.mkdir()
+    paths = write_fleet_environments(sized, fleet.ports, count, data)
+    vigil = median_of(args.runs, lambda: timed(pytest_command(sized, paths)))
+    results = json.loads((sized / "reports" / "results.json").read_text())
+    failing = [c for c in results["checks"] if c["outcome"] != "passed"]
+    floor_path = write_floor_module(sized, len(results["checks"]))
+    floor_command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(floor_path),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    floor_run = median_of(args.runs, lambda: timed(floor_command, cwd=sized))
+    floor = floor_run.seconds + args.latency_ms / 1000
+    urls = [
+        f"http://127.0.0.1:{fleet.ports[i // PER_PORT]}/svc{i % PER_PORT:03d}/health"
+        for i in range(count)
+    ]
+    curl = None
+    if not args.no_curl:
+        curl = median_of(args.runs, lambda: timed(curl_command(sized, urls)))
+    return count, len(results["checks"]), vigil, floor, curl, failing
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -228,48 +259,15 @@ def main() -> None:
     parser.add_argument("--no-curl", action="store_true")
     args = parser.parse_args()
     raise_open_files_limit()
-    latency_s = args.latency_ms / 1000
     biggest = max(args.checks)
-    fleet = SlowFleet(-(-biggest // PER_PORT), latency_s)
+    fleet = SlowFleet(-(-biggest // PER_PORT), args.latency_ms / 1000)
     stack = _data_targets() if args.with_data else None
     data = stack[0] if stack else {}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         for count in args.checks:
-            sized = directory / f"n{count}"
-            sized.mkdir()
-            paths = write_fleet_environments(sized, fleet.ports, count, data)
-            vigil = median_of(args.runs, lambda: timed(pytest_command(sized, paths)))
-            results = json.loads((sized / "reports" / "results.json").read_text())
-            failing = [c for c in results["checks"] if c["outcome"] != "passed"]
-            floor_path = write_floor_module(sized, len(results["checks"]))
-            floor_run = median_of(
-                args.runs,
-                lambda: timed(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pytest",
-                        str(floor_path),
-                        "-q",
-                        "-p",
-                        "no:cacheprovider",
-                    ],
-                    cwd=sized,
-                ),
-            )
-            floor = floor_run.seconds + latency_s
-            urls = [
-                f"http://127.0.0.1:{fleet.ports[i // PER_PORT]}/svc{i % PER_PORT:03d}/health"
-                for i in range(count)
-            ]
-            curl = (
-                None
-                if args.no_curl
-                else median_of(args.runs, lambda: timed(curl_command(sized, urls)))
-            )
-            rows.append((count, len(results["checks"]), vigil, floor, curl, failing))
+            rows.append(measure_size(directory / f"n{count}", fleet, count, data, args))
         hanging_row = None
         if args.hanging:
             hanging = HangingFleet(args.hanging)
@@ -283,7 +281,7 @@ def main() -> None:
         "| checks | vigil | floor | vigil / floor | curl --parallel | vigil peak memory |"
         " not passed |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
-    for count, checks, vigil, floor, curl, failing in rows:
+    for _, checks, vigil, floor, curl, failing in rows:
         curl_text = f"{curl.seconds:.2f} s" if curl else "-"
         print(
             f"| {checks:,} | {vigil.seconds:.2f} s | {floor:.2f} s | {vigil.seconds / floor:.2f} |"
