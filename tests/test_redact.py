@@ -16,7 +16,7 @@ from vigil.redact import Redactor, inert, redact_text, redact_url
         ("redis://:onlypass@h:6379/0", "redis://:***@h:6379/0"),
         ("host=db password=a1;tail user=u", "host=db password=*** user=u"),
         ("password='ab\\'cd ef' host=x", "password=*** host=x"),
-        ("http://h/x?access_token=abc&b=1", "http://h/x?access_token=***"),
+        ("http://h/x?access_token=abc&b=1", "http://h/x?access_token=***&b=1"),
         ("X-Api-Key: abc123", "X-Api-Key: ***"),
         ("Authorization: Bearer abcdefgh12345", "Authorization: Bearer ***"),
         ("{'password': 'abc', 'host': 'h'}", "{'password': ***, 'host': 'h'}"),

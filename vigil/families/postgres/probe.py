@@ -124,7 +124,9 @@ def _link(target: Target[Any], session: ProbeSession) -> tuple[Link, PostgresTar
     database: PostgresTarget = target.parent if target.kind == "sql_assertion" else target.spec
     timeout_s = database.timeout_s or target.environment.timeout_s
     key = ("postgres", target.environment.name, database.name)
-    return session.shared(key, lambda: Link(database.dsn, timeout_s)), database
+    allow = database.allow_privileged_role
+    link = session.shared(key, lambda: Link(database.dsn, timeout_s, allow_privileged=allow))
+    return link, database
 
 
 def database_unobserved(target: Target[PostgresTarget], reason: str) -> DatabaseStatus:
@@ -218,14 +220,22 @@ async def _local_timeout(conn: psycopg.AsyncConnection[Any], timeout_s: float) -
 async def _run_assertion(conn: psycopg.AsyncConnection[Any], query: str, timeout_s: float) -> float:
     rows: list[Any] = []
     columns = 0
-    async with conn.transaction():  # read-only: the session's default; always rolled back
-        await _local_timeout(conn, timeout_s)
-        # binary=True sends the query with the extended protocol: a second statement is refused.
-        cursor = await conn.execute(query.encode(), binary=True)
-        if cursor.description is not None:
-            columns = len(cursor.description)
-            rows = await cursor.fetchmany(2)
-        raise psycopg.Rollback()
+    try:
+        async with conn.transaction():  # read-only: the session's default; always rolled back
+            await _local_timeout(conn, timeout_s)
+            # binary=True: the extended protocol, which refuses a second statement.
+            cursor = await conn.execute(query.encode(), binary=True)
+            if cursor.description is not None:
+                columns = len(cursor.description)
+                rows = await cursor.fetchmany(2)
+            raise psycopg.Rollback()
+    except psycopg.Error:
+        if not conn.broken:
+            with contextlib.suppress(psycopg.Error):  # the query's own error says more
+                await _release_advisory_locks(conn)
+        raise
+    # (A cancelled query's session is cut, which releases its locks as well.)
+    await _release_advisory_locks(conn)
     if columns == 0:
         raise ValueError("the query returned no result set (it must be a SELECT of one number)")
     if columns != 1 or len(rows) != 1:
@@ -234,6 +244,12 @@ async def _run_assertion(conn: psycopg.AsyncConnection[Any], query: str, timeout
             f" {columns} column(s) (expected one row with one number)"
         )
     return _number(rows[0][0])
+
+
+async def _release_advisory_locks(conn: psycopg.AsyncConnection[Any]) -> None:
+    """A session-level advisory lock taken by a query outlives its rolled-back transaction:
+    the run's one session would hold it, and block whoever waits on it, for the whole run."""
+    await conn.execute("select pg_advisory_unlock_all()")
 
 
 def _number(value: Any) -> float:
