@@ -184,21 +184,41 @@ def connection_secrets(text: str) -> set[str]:
     return found
 
 
+def raw_reserved_password(url: str) -> bool:
+    """True when a URL's password, as its author meant it, holds a raw `/`, `?` or `#` that
+    URL parsers stop at: they then read pieces of the password as the port, the path or the
+    query (and print them in their errors), so the URL must not be handed to one."""
+    netloc, _, meant = _readings(url)
+    password = meant.partition(":")[2]
+    if not password or not re.search(r"[/?#]", password):
+        return False
+    port = netloc.rpartition("@")[2].rpartition(":")[2]
+    return "@" not in netloc or not (port.isdigit() or port == "")
+
+
+def _readings(url: str) -> tuple[str, str, str]:
+    """A URL's authority as parsers read it (up to the first `/`, `?` or `#`), its userinfo
+    as they read it, and its userinfo as a person meant it when the password holds a raw `/`,
+    `?` or `#` (up to the URL's last `@`; empty for `host:port/path?mail=a@b`)."""
+    rest = url.partition("://")[2]
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    meant = rest.rpartition("@")[0]
+    _, colon, password = meant.partition(":")
+    if not colon or re.match(r"\d+(?:[/?#]|$)|/", password):
+        meant = ""
+    return netloc, netloc.rpartition("@")[0], meant
+
+
 def _url_secrets(url: str) -> set[str]:
     scheme, _, rest = url.partition("://")
     web = scheme.lower() in _WEB_SCHEMES
     found: set[str] = set()
-    # The userinfo as URL parsers read it (up to the first `/`, `?` or `#`), and as a person
-    # meant it when the password holds a raw `/`, `?` or `#` (up to the URL's last `@`).
-    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    parsed, meant = netloc.rpartition("@")[0], rest.rpartition("@")[0]
+    netloc, parsed, meant = _readings(url)
     port = netloc.rpartition("@")[2].rpartition(":")[2]
-    if ":" in meant and "@" not in netloc and port and not port.isdigit():
+    if meant and "@" not in netloc and port and not port.isdigit():
         found.add(port)  # the start of a password a parser took for the port, and prints
-    for userinfo, as_parsed in ((parsed, True), (meant, False)):
+    for userinfo in {parsed, meant} - {""}:
         user, colon, password = userinfo.partition(":")
-        if not as_parsed and (not colon or re.match(r"\d+(?:[/?#]|$)|/", password)):
-            continue  # no password, or `host:port/path?mail=a@b`: not a userinfo
         if colon:
             found |= {password, unquote(password)}
             if web:  # what `Authorization: Basic base64(user:password)` encodes

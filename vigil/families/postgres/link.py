@@ -24,7 +24,7 @@ import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from vigil.redact import redact_text, redact_url
+from vigil.redact import raw_reserved_password, redact_text, redact_url
 
 # The predefined roles whose members may change the server from a read-only transaction,
 # and what each allows (PostgreSQL 11 and later; a server without one simply has none).
@@ -76,18 +76,20 @@ class Link:
         if self.error is not None and time.monotonic() - self.error_at < self.timeout_s:
             return None
         self.error = None
+        if raw_reserved_password(self.dsn):  # libpq would print the pieces it read
+            self._remember(
+                f"invalid DSN {redact_url(self.dsn)!r}: its password holds a raw /, ? or #,"
+                " which ends the password for libpq (percent-encode it: / as %2F, ? as %3F,"
+                " # as %23, @ as %40)"
+            )
+            return None
         try:
             params = conninfo_to_dict(self.dsn)
         except psycopg.Error as exc:
             self._remember(f"invalid DSN {redact_url(self.dsn)!r}: {redact_text(str(exc))}")
             return None
         if not re.fullmatch(r"[\d,\s]*", str(params.get("port") or "")):
-            # libpq would print that "port", and the host and database it read around it:
-            # with a raw `/`, `?` or `#` in a URL's password, pieces of the password.
-            self._remember(
-                f"invalid DSN {redact_url(self.dsn)!r}: the port is not a number (in a URL,"
-                " a password holding /, ?, # or @ must be percent-encoded)"
-            )
+            self._remember(f"invalid DSN {redact_url(self.dsn)!r}: the port is not a number")
             return None
         milliseconds = max(1, int(self.timeout_s * 1000))
         # Ours come last in `options`, so they win over anything the DSN sets.
