@@ -128,6 +128,9 @@ FIELDS: dict[str, str] = {
     "config.wrong-scheme.http-url": "an ftp:// URL with a password where http:// goes",
     "config.wrong-type.timeout-url": "a Redis URL with a password where a number goes",
     "config.wrong-type.dsn-mapping": "a DSN written as a mapping with a password key",
+    "config.special.wrong-scheme": "an ftp:// URL with a raw / @ : # % ? password, where"
+    " http:// goes",
+    "config.bad-port.wrong-role": "a DSN with a password and port 54x2, next to a bad value",
     # Passwords with the characters URLs reserve, raw (unparsable) and percent-encoded.
     "pg.url.special.raw": "URL DSN, password with / @ : # % ? written raw",
     "pg.url.slash-first.raw": "URL DSN, raw password with a / before the core",
@@ -690,6 +693,10 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
                     "headerz": bearer("config.unknown-key.bearer"),
                 },
                 {"name": "svc-ftp", "url": f"ftp://svc:{pw('config.wrong-scheme.http-url')}@{web}"},
+                {
+                    "name": "svc-ftp-raw",
+                    "url": f"ftp://svc:{pw('config.special.wrong-scheme')}@{web}",
+                },
             ]
         },
         "redis": [
@@ -702,7 +709,12 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
             {
                 "name": "main",
                 "dsn": {"password": pw("config.wrong-type.dsn-mapping"), "host": "127.0.0.1"},
-            }
+            },
+            {
+                "name": "bad-port",
+                "dsn": _raw_pg(pw("config.bad-port.wrong-role"), "54x2", "app"),
+                "role": "leader",
+            },
         ],
     }
     logged = {
