@@ -193,6 +193,12 @@ async def privilege_refusal(conn: psycopg.AsyncConnection[Any]) -> str | None:
     )
 
 
+async def release_advisory_locks(conn: psycopg.AsyncConnection[Any]) -> None:
+    """A session-level advisory lock taken by a query outlives its rolled-back transaction:
+    the run's one session would hold it, and block whoever waits on it, for the whole run."""
+    await conn.execute("select pg_advisory_unlock_all()")
+
+
 def where(dsn: str) -> str:
     """`host:port` of a DSN, for messages (never its credentials)."""
     try:

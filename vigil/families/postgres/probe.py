@@ -10,8 +10,9 @@ missing database, too many clients, statement timeout, read-only refusal).
 Safety, by construction: every session starts with `default_transaction_read_only=on`, a
 statement timeout and `application_name=vigil` in its startup packet; user queries go through
 the extended protocol (one statement, no `;`-chaining) inside a read-only transaction that is
-always rolled back, so not even a `SET` survives it. A watchdog cuts the socket of any call
-that outlives its deadline, so a frozen server cannot hang a run.
+always rolled back, so not even a `SET` survives it, and an advisory lock is released after
+it. A privileged role is refused before any query (`link.py`). A watchdog cuts the socket of
+any call that outlives its deadline, so a frozen server cannot hang a run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors, sql
 
-from vigil.families.postgres.link import Link, where
+from vigil.families.postgres.link import Link, release_advisory_locks, where
 from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
 from vigil.redact import redact_text, redact_url
 from vigil.session import own_budget
@@ -232,10 +233,10 @@ async def _run_assertion(conn: psycopg.AsyncConnection[Any], query: str, timeout
     except psycopg.Error:
         if not conn.broken:
             with contextlib.suppress(psycopg.Error):  # the query's own error says more
-                await _release_advisory_locks(conn)
+                await release_advisory_locks(conn)
         raise
     # (A cancelled query's session is cut, which releases its locks as well.)
-    await _release_advisory_locks(conn)
+    await release_advisory_locks(conn)
     if columns == 0:
         raise ValueError("the query returned no result set (it must be a SELECT of one number)")
     if columns != 1 or len(rows) != 1:
@@ -244,12 +245,6 @@ async def _run_assertion(conn: psycopg.AsyncConnection[Any], query: str, timeout
             f" {columns} column(s) (expected one row with one number)"
         )
     return _number(rows[0][0])
-
-
-async def _release_advisory_locks(conn: psycopg.AsyncConnection[Any]) -> None:
-    """A session-level advisory lock taken by a query outlives its rolled-back transaction:
-    the run's one session would hold it, and block whoever waits on it, for the whole run."""
-    await conn.execute("select pg_advisory_unlock_all()")
 
 
 def _number(value: Any) -> float:
