@@ -120,6 +120,7 @@ def write_fleet_environments(
             ]
         if "dsn" in data:
             lines += ["postgres:", "  - name: main", f"    dsn: {data['dsn']}"]
+            lines += ["    allow_privileged_role: true"]  # the superuser, on a throwaway cluster
         if "redis" in data:
             lines += ["redis:", "  - name: cache", f"    url: {data['redis']}"]
         path = directory / f"env{index:02d}.yaml"

@@ -16,6 +16,13 @@
 --                 worker); the limit keeps a misconfigured run from adding to an exhaustion.
 -- It is deliberately not a superuser, has no pg_signal_backend (cannot cancel or terminate
 -- anyone's query) and no pg_read_all_data.
+--
+-- Vigil refuses, before any query, a session whose login role is a superuser or a member
+-- (directly, through other roles, INHERIT or not) of pg_execute_server_program,
+-- pg_signal_backend, pg_write_server_files or pg_read_server_files: a read-only transaction
+-- does not stop COPY ... TO PROGRAM, pg_terminate_backend(), pg_stat_reset() or
+-- pg_switch_wal(). Never grant those to this role; `allow_privileged_role: true` on a target
+-- lifts the refusal and is noted in every report (see docs/postgres.md).
 
 CREATE ROLE vigil_monitor LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
     CONNECTION LIMIT 10;

@@ -121,6 +121,46 @@ def sessions(cluster: Cluster, dbname: str) -> Iterator[Sessions]:
         opened.close()
 
 
+# Login roles Vigil must refuse, by what makes each privileged (`privileged_roles`).
+PRIVILEGED = {
+    "super": "superuser",
+    "program": "member of pg_execute_server_program through a group role",
+    "signal": "NOINHERIT member of pg_signal_backend",
+    "writer": "member of pg_write_server_files",
+    "reader": "member of pg_read_server_files",
+}
+
+
+@contextmanager
+def privileged_roles(cluster: Cluster, password: str) -> Iterator[dict[str, str]]:
+    """Login roles (with `password`) of every kind in PRIVILEGED, each also granted pg_monitor
+    like the monitoring role, so only its privilege tells them apart: kind -> role name.
+    Dropped afterwards."""
+    prefix = f"t_priv_{secrets.token_hex(3)}"
+    roles = {kind: f"{prefix}_{kind}" for kind in PRIVILEGED}
+    group = f"{prefix}_ops"
+    statements = [
+        f"create role {roles['super']} login superuser",
+        f"create role {group} nologin in role pg_execute_server_program",
+        f"create role {roles['program']} login in role {group}",
+        f"create role {roles['signal']} login noinherit in role pg_signal_backend",
+        f"create role {roles['writer']} login in role pg_write_server_files",
+        f"create role {roles['reader']} login in role pg_read_server_files",
+    ]
+    for role in roles.values():
+        statements += [
+            f"alter role {role} password '{password}'",
+            f"grant pg_monitor to {role}",
+        ]
+    cluster.server.execute(";\n".join(statements))
+    try:
+        yield roles
+    finally:
+        cluster.server.execute(
+            ";\n".join(f"drop role if exists {r}" for r in [*roles.values(), group])
+        )
+
+
 def hold_connections(cluster: Cluster, held: Sessions, in_use: int) -> None:
     """Open idle sessions until exactly `in_use` client backends exist. Backends of sessions
     closed just before may linger for a moment, so the count is settled, not trusted once."""

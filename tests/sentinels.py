@@ -8,7 +8,9 @@ base64 fragments of the core, which show up whatever the value was embedded in b
 encoded (a Basic `user:password` header, a Secret's `DATABASE_URL`, a PEM file...).
 
 `AuthServer` is an HTTP server on 127.0.0.1 that answers a path only to a request carrying
-the credentials that path requires, so an audit can prove the probes really sent them.
+the credentials that path requires, so an audit can prove the probes really sent them; on the
+paths it is told to echo, its answer shows the request's own headers back, as a server that
+dumps its request into an error page does (raw, percent-encoded and base64-encoded).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class AuthServer:
     requests that carried the required credentials."""
 
     routes: dict[str, tuple[Endpoint, str]]
+    echo: set[str] = field(default_factory=set)  # paths whose body shows the request headers
     authorized: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -114,6 +117,8 @@ class AuthServer:
                     endpoint = Endpoint(401, {"error": "unauthorized"})
                 elif self.path in outer.routes:
                     outer.authorized.append(self.path)
+                    if self.path in outer.echo:
+                        endpoint = Endpoint(endpoint.status, echo_body(dict(self.headers)))
                 body = json.dumps(endpoint.body).encode()
                 self.send_response(endpoint.status)
                 self.send_header("Content-Type", endpoint.content_type)
@@ -131,6 +136,22 @@ class AuthServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# What every client sends; left out of an echo so the headers that matter fit in an excerpt.
+_STANDARD_HEADERS = {"host", "accept", "accept-encoding", "connection", "user-agent"}
+
+
+def echo_body(headers: dict[str, str]) -> dict[str, Any]:
+    """A 503 body showing the request's own headers (the standard ones left out): base64- and
+    percent-encoded first, then raw, so all three fit in the first 300 characters."""
+    sent = {k: v for k, v in headers.items() if k.lower() not in _STANDARD_HEADERS}
+    text = "; ".join(f"{name}: {value}" for name, value in sent.items())
+    return {
+        "b64": base64.b64encode(text.encode()).decode(),
+        "quoted": quote(text, safe=""),
+        "headers": sent,
+    }
 
 
 def basic(user: str, password: str) -> str:

@@ -61,12 +61,12 @@ def _status(tmp_path: Path, dsn: str, timeout_s: float = 2, **settings: object) 
 
 
 def _assertions(
-    tmp_path: Path, dsn: str, queries: dict[str, str], timeout_s: float = 2
+    tmp_path: Path, dsn: str, queries: dict[str, str], timeout_s: float = 2, **settings: object
 ) -> dict[str, AssertionResult]:
     """Each query as an assertion (max 0) of one database, observed in order through one
     probe session: one database session for all of them, as in a run."""
     wanted = [{"name": name, "query": query, "max": 0} for name, query in queries.items()]
-    _, targets = _targets(tmp_path, dsn, timeout_s, assertions=wanted)
+    _, targets = _targets(tmp_path, dsn, timeout_s, assertions=wanted, **settings)
     with ProbeSession() as session:
         return {target.spec.name: observe("pg_assertion", target, session) for target in targets}
 
@@ -177,6 +177,7 @@ def test_writes_through_the_probe_session_are_refused(
             "again": "update payouts set status = 'paid' returning 1",
             "count": "select count(*) from payouts where status = 'x'",
         },
+        allow_privileged_role=True,  # the read-only transaction alone, without the refusal
     )
     inserted = results["insert"].error
     assert inserted is not None and "read-only transaction" in inserted

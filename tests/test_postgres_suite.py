@@ -85,7 +85,7 @@ def test_faults_fail_exactly_their_checks_for_superuser_and_monitor_alike(
     strict = {"role": "primary", **FAST, "max_mean_statement_ms": 100}
     databases: list[dict[str, Any]] = [
         {"name": "admin", "dsn": cluster.admin_url(faulty), **strict,
-         "assertions": [*assertions, SNEAKY_WRITE]},
+         "allow_privileged_role": True, "assertions": [*assertions, SNEAKY_WRITE]},
         {"name": "monitor", "dsn": cluster.monitor_dsn(faulty), **strict,
          "assertions": assertions},
         {"name": "calm", "dsn": cluster.monitor_dsn(calm), **strict,

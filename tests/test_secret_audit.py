@@ -6,6 +6,12 @@ user and ACL user), HTTP userinfo and bearer / API-key headers (health and detai
 status page userinfo, Prometheus userinfo and bearer header, Kubernetes Secret values (data,
 stringData, a TLS private key), a pod's env value, container and event messages, values
 expanded from `${VARS}`, and secret values inside an environment file that fails validation.
+Passwords holding `/`, `@`, `:`, `#`, `%` and `?` in PostgreSQL, Redis and HTTP URLs, written
+raw (the URL no longer parses, and parsers print its start as a port) and percent-encoded (a
+real role logs in with one); credential query parameters (`token`, `X-Amz-Signature`,
+`X-Amz-Credential`, `key`); header values (`Cookie`, `X-Auth`, `X-Vault-Token`, `Bearer`,
+`Basic`) that a server echoes back in its 503 body raw, percent-encoded and in base64, and a
+credential in a URL a server echoes that no file configured.
 
 Searched, in raw, percent-encoded and base64 forms: the terminal output (`-rA -vv`), the
 JUnit XML (with captured output), every Allure result file, every file of the report
@@ -122,6 +128,35 @@ FIELDS: dict[str, str] = {
     "config.wrong-scheme.http-url": "an ftp:// URL with a password where http:// goes",
     "config.wrong-type.timeout-url": "a Redis URL with a password where a number goes",
     "config.wrong-type.dsn-mapping": "a DSN written as a mapping with a password key",
+    "config.special.wrong-scheme": "an ftp:// URL with a raw / @ : # % ? password, where"
+    " http:// goes",
+    "config.bad-port.wrong-role": "a DSN with a password and port 54x2, next to a bad value",
+    # Passwords with the characters URLs reserve, raw (unparsable) and percent-encoded.
+    "pg.url.special.raw": "URL DSN, password with / @ : # % ? written raw",
+    "pg.url.slash-first.raw": "URL DSN, raw password with a / before the core",
+    "pg.url.bad-port": "URL DSN with a password and a port that is not a number (54x2)",
+    "pg.url.special.encoded.accepted": "URL DSN, password with / @ : # % ? percent-encoded, a role",
+    "redis.url.special.raw": "Redis URL, password with / @ : # % ? written raw",
+    "redis.url.slash-first.raw": "Redis URL, raw password with a / before the core",
+    "redis.url.special.encoded.rejected": "Redis URL, wrong password with / @ : # % ? encoded",
+    "http.userinfo.special.raw": "health URL, password with / @ : # % ? written raw",
+    "http.userinfo.slash-first.raw": "health URL, raw password with a / before the core",
+    "http.userinfo.special.encoded.echoed": "health URL, encoded special password; the 503 body"
+    " echoes the Basic header the client made of it",
+    # Credentials in query strings: configured, and echoed by a server without being configured.
+    "http.query.token.503": "?token= in the health URL, 503",
+    "http.query.amz-signature.503": "?X-Amz-Signature= in the health URL, 503",
+    "http.query.amz-credential.503": "&X-Amz-Credential= in the health URL, 503",
+    "http.query.key.encoded.503": "?key= percent-encoded in the health URL, 503",
+    "http.query.unconfigured.echoed": "X-Amz-Signature in a URL a 503 body shows, configured"
+    " nowhere (masked by pattern)",
+    # Header values a server echoes back in its 503 body (raw, percent-encoded, base64).
+    "http.header.cookie.echoed": "Cookie: session=..., echoed",
+    "http.header.x-auth.echoed": "X-Auth header, echoed",
+    "http.header.vault-token.echoed": "X-Vault-Token header, echoed",
+    "http.header.bearer.echoed": "Authorization: Bearer header, echoed",
+    "http.header.basic.echoed": "Authorization: Basic base64(user:password) written in the file,"
+    " echoed",
     # The same kinds of fields with DEBUG logging on (-n 2 --log-level=DEBUG).
     "logging.http.userinfo": "health URL userinfo, DEBUG logging",
     "logging.http.bearer": "bearer header, DEBUG logging",
@@ -133,8 +168,19 @@ FIELDS: dict[str, str] = {
 
 # Characters around the random core: some must be percent-encoded in a URL, one hides the
 # core behind a character the masking may stop at.
-SUFFIXES = {"pg.url.accepted": "+/@:!", "pg.url.rejected": "@:%", "http.userinfo.healthy": "!$"}
-PREFIXES = {"pg.keyword.punctuation.rejected": "a1;", "pg.keyword.escaped-quote.rejected": "ab'"}
+SPECIAL = "/@:#%?"
+SUFFIXES = {
+    "pg.url.accepted": "+/@:!",
+    "pg.url.rejected": "@:%",
+    "http.userinfo.healthy": "!$",
+    "http.query.key.encoded.503": "/+= &",
+    **{name: SPECIAL for name in FIELDS if ".special." in name},
+}
+PREFIXES = {
+    "pg.keyword.punctuation.rejected": "a1;",
+    "pg.keyword.escaped-quote.rejected": "ab'",
+    **{name: "x/" for name in FIELDS if ".slash-first." in name},
+}
 QUOTED = {"pg.keyword.quoted.rejected": " with spaces"}
 
 
@@ -239,7 +285,26 @@ def _auth_routes(s: dict[str, Sentinel]) -> dict[str, tuple[Endpoint, str]]:
 
     ok, status_ok = Endpoint(200, {"status": "ok"}), Endpoint(200, STATUS_OK)
     query_token = s["http.query-token.503"].value
+    signature, credential = s["http.query.amz-signature.503"], s["http.query.amz-credential.503"]
+    echoed_signature = s["http.query.unconfigured.echoed"].value
+    unconfigured = f"https://cdn.example.com/o?X-Amz-Signature={echoed_signature}&a=1"
     return {
+        "/echo/basic-special": (UNAVAILABLE, user("svc", "http.userinfo.special.encoded.echoed")),
+        f"/query/token?token={s['http.query.token.503'].value}": (UNAVAILABLE, ""),
+        f"/query/amz?X-Amz-Signature={signature.value}&X-Amz-Credential={credential.value}": (
+            UNAVAILABLE,
+            "",
+        ),
+        f"/query/key?key={quote(s['http.query.key.encoded.503'].value, safe='')}": (
+            UNAVAILABLE,
+            "",
+        ),
+        "/echo/unconfigured": (Endpoint(503, {"retry": unconfigured}), ""),
+        "/echo/cookie": (UNAVAILABLE, ""),
+        "/echo/x-auth": (UNAVAILABLE, ""),
+        "/echo/vault": (UNAVAILABLE, ""),
+        "/echo/bearer": (UNAVAILABLE, bearer("http.header.bearer.echoed")),
+        "/echo/basic": (UNAVAILABLE, user("audit", "http.header.basic.echoed")),
         "/basic/health": (ok, user("svc", "http.userinfo.healthy")),
         "/basic/detailed": (Endpoint(200, DEGRADED), user("svc", "http.userinfo.detailed")),
         "/bearer/health": (ok, bearer("http.bearer.healthy")),
@@ -259,6 +324,17 @@ def _auth_routes(s: dict[str, Sentinel]) -> dict[str, tuple[Endpoint, str]]:
         "/log/bearer": (ok, bearer("logging.http.bearer")),
         "/log/api/v2/summary.json": (status_ok, user("sp", "logging.status.userinfo")),
     }
+
+
+# Paths whose 503 body shows the request's headers back (`AuthServer.echo`).
+ECHOED = {
+    "/echo/basic-special",
+    "/echo/cookie",
+    "/echo/x-auth",
+    "/echo/vault",
+    "/echo/bearer",
+    "/echo/basic",
+}
 
 
 def _tls_secret(name: str, not_after: datetime, preamble: str) -> tuple[dict[str, Any], str]:
@@ -359,8 +435,9 @@ def _libpq_quoted(value: str) -> str:
 
 
 def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[str, Path]:
-    """Environment files: up (secrets accepted), bad (rejected, 503), down (refused), broken
-    (fails validation) and logging (for the DEBUG run)."""
+    """Environment files: up (secrets accepted), bad (rejected, 503, echoed), down (refused),
+    broken (fails validation), unparsable (raw reserved characters in passwords: each target
+    fails, or the whole file does) and logging (for the DEBUG run)."""
 
     def pw(field: str) -> str:
         return s[field].value
@@ -394,6 +471,10 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
                 "name": "pg-keyword",
                 "dsn": _keyword(pg, "audit_kw", pw("pg.keyword.accepted"), db),
                 "assertions": [pending],
+            },
+            {
+                "name": "pg-special",
+                "dsn": _pg_url("audit_special", pw("pg.url.special.encoded.accepted"), pg, db),
             },
         ],
         "redis": [
@@ -490,6 +571,11 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
                 "name": "redis-acl-wrong",
                 "url": f"redis://{MONITOR_USER}:{pw('redis.acl.rejected')}@{redis_at}",
             },
+            {
+                "name": "redis-special-encoded",
+                "url": f"redis://:{quote(pw('redis.url.special.encoded.rejected'), safe='')}"
+                f"@{redis_at}",
+            },
         ],
         "http": {
             "services": [
@@ -513,6 +599,7 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
                     "url": f"http://{web}/query/unavailable"
                     f"?access_token={pw('http.query-token.503')}",
                 },
+                *_echoing_services(web, s),
             ]
         },
         "status_pages": [
@@ -606,6 +693,10 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
                     "headerz": bearer("config.unknown-key.bearer"),
                 },
                 {"name": "svc-ftp", "url": f"ftp://svc:{pw('config.wrong-scheme.http-url')}@{web}"},
+                {
+                    "name": "svc-ftp-raw",
+                    "url": f"ftp://svc:{pw('config.special.wrong-scheme')}@{web}",
+                },
             ]
         },
         "redis": [
@@ -618,7 +709,12 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
             {
                 "name": "main",
                 "dsn": {"password": pw("config.wrong-type.dsn-mapping"), "host": "127.0.0.1"},
-            }
+            },
+            {
+                "name": "bad-port",
+                "dsn": _raw_pg(pw("config.bad-port.wrong-role"), "54x2", "app"),
+                "role": "leader",
+            },
         ],
     }
     logged = {
@@ -645,12 +741,73 @@ def _environments(directory: Path, sy: Systems, s: dict[str, Sentinel]) -> dict[
         ],
         "prometheus": {"url": f"http://prom:{pw('logging.prometheus.userinfo')}@{prometheus}"},
     }
-    contents = {"audit-up": up, "audit-bad": bad, "audit-down": gone, "audit-broken": broken}
+    raw = "http.userinfo.special.raw", "http.userinfo.slash-first.raw"
+    unparsable = {
+        **common,
+        "postgres": [
+            {"name": "pg-special-raw", "dsn": _raw_pg(pw("pg.url.special.raw"), pg, db)},
+            {"name": "pg-slash-first-raw", "dsn": _raw_pg(pw("pg.url.slash-first.raw"), pg, db)},
+            {"name": "pg-bad-port", "dsn": _raw_pg(pw("pg.url.bad-port"), "54x2", db)},
+        ],
+        "redis": [
+            {"name": "redis-special-raw", "url": f"redis://:{pw('redis.url.special.raw')}@{redis_at}"},
+            {"name": "redis-slash-first-raw",
+             "url": f"redis://:{pw('redis.url.slash-first.raw')}@{redis_at}"},
+        ],
+        "http": {
+            "services": [
+                {"name": "svc-special-raw", "url": f"http://svc:{pw(raw[0])}@{web}/basic/health"},
+                {"name": "svc-slash-first-raw", "url": f"http://svc:{pw(raw[1])}@{web}/basic/health"},
+            ]
+        },
+    }  # fmt: skip
+    contents = {
+        "audit-up": up,
+        "audit-bad": bad,
+        "audit-down": gone,
+        "audit-broken": broken,
+        "audit-unparsable": unparsable,
+    }
     files = {}
     for name, content in {**contents, "audit-logging": logged}.items():
         files[name] = directory / f"{name}.yaml"
         files[name].write_text(yaml.safe_dump(content, sort_keys=False))
     return files
+
+
+def _raw_pg(password: str, port: object, database: str) -> str:
+    """A URL DSN with the password as generated, reserved characters not percent-encoded."""
+    return f"postgresql://audit_url:{password}@127.0.0.1:{port}/{database}"
+
+
+def _echoing_services(web: str, s: dict[str, Sentinel]) -> list[dict[str, Any]]:
+    """HTTP services whose 503 body shows credentials back: their own headers (raw,
+    percent-encoded, base64), or a signed URL nobody configured."""
+
+    def pw(field: str) -> str:
+        return s[field].value
+
+    special = quote(pw("http.userinfo.special.encoded.echoed"), safe="")
+    signature, credential = pw("http.query.amz-signature.503"), pw("http.query.amz-credential.503")
+    return [
+        {"name": "svc-special-echoed", "url": f"http://svc:{special}@{web}/echo/basic-special"},
+        {"name": "svc-query-token", "url": f"http://{web}/query/token?token={pw('http.query.token.503')}"},
+        {"name": "svc-query-amz",
+         "url": f"http://{web}/query/amz?X-Amz-Signature={signature}&X-Amz-Credential={credential}"},
+        {"name": "svc-query-key",
+         "url": f"http://{web}/query/key?key={quote(pw('http.query.key.encoded.503'), safe='')}"},
+        {"name": "svc-echo-unconfigured", "url": f"http://{web}/echo/unconfigured"},
+        {"name": "svc-echo-cookie", "url": f"http://{web}/echo/cookie",
+         "headers": {"Cookie": f"session={pw('http.header.cookie.echoed')}"}},
+        {"name": "svc-echo-x-auth", "url": f"http://{web}/echo/x-auth",
+         "headers": {"X-Auth": pw("http.header.x-auth.echoed")}},
+        {"name": "svc-echo-vault", "url": f"http://{web}/echo/vault",
+         "headers": {"X-Vault-Token": pw("http.header.vault-token.echoed")}},
+        {"name": "svc-echo-bearer", "url": f"http://{web}/echo/bearer",
+         "headers": {"Authorization": f"Bearer {pw('http.header.bearer.echoed')}"}},
+        {"name": "svc-echo-basic", "url": f"http://{web}/echo/basic",
+         "headers": {"Authorization": basic("audit", pw("http.header.basic.echoed"))}},
+    ]  # fmt: skip
 
 
 # --- running the suite and collecting every output ------------------------------------------
@@ -732,6 +889,7 @@ def _systems(config: pytest.Config, work: Path, s: dict[str, Sentinel]) -> Itera
             "audit_url": s["pg.url.accepted"].value,
             "audit_kw": s["pg.keyword.accepted"].value,
             "audit_log": s["logging.pg.url"].value,
+            "audit_special": s["pg.url.special.encoded.accepted"].value,
         }
         _pg_roles(cluster.server, database, roles)
         redis_server = RedisServer(
@@ -743,7 +901,7 @@ def _systems(config: pytest.Config, work: Path, s: dict[str, Sentinel]) -> Itera
             monitor_password=s["redis.acl.accepted"].value,
         ).start()
         stack.callback(redis_server.stop)
-        auth = AuthServer(_auth_routes(s))
+        auth = AuthServer(_auth_routes(s), ECHOED)
         stack.callback(auth.close)
         prometheus = PrometheusServer({}).start()
         stack.callback(prometheus.stop)
@@ -768,7 +926,10 @@ def _perform(config: pytest.Config, work: Path) -> Audit:
             "AUDIT_REDIS_PASSWORD": s["redis.acl.accepted"].value,
             "AUDIT_TOKEN": s["http.bearer.healthy"].value,
         }
-        main = [files[n] for n in ("audit-up", "audit-bad", "audit-down", "audit-broken")]
+        main = [
+            files[n]
+            for n in ("audit-up", "audit-bad", "audit-down", "audit-broken", "audit-unparsable")
+        ]
         gateway = sy.pushgateway_url
         runs = [
             _run("serial", work, main, variables, gateway),
@@ -919,8 +1080,21 @@ def test_secrets_reached_the_systems(audit: Audit) -> None:
             "test_tls_secrets_not_expiring_soon[audit-up/shop]": "failed",
             "test_no_crash_looping_pods[audit-up/shop]": "failed",
             "environment[audit-broken]": "failed",
+            # Reserved characters: percent-encoded, the password works (or is refused).
+            "test_database_reachable[audit-up/pg-special]": "passed",
+            "test_ping[audit-bad/redis-special-encoded]": "failed",
+            **{
+                f"test_health_endpoint[audit-bad/{service['name']}]": "failed"
+                for service in _echoing_services("", audit.sentinels)
+            },
         }
         assert {k: outcome.get(k) for k in expected} == expected, out[-5000:]
+        # Written raw they make unusable URLs: each target fails, or the file does.
+        unparsable = {k: v for k, v in outcome.items() if "audit-unparsable" in k}
+        assert unparsable and set(unparsable.values()) == {"failed"}, unparsable
+        # The echoes came back, masked where they stand.
+        assert '"X-Auth": "***"' in out and '"X-Vault-Token": ***' in out, out[-5000:]
+        assert "?X-Amz-Signature=***&a=1" in out
         # Each wrong secret was refused by the real server, for that reason.
         assert "authentication failed for user audit_url on 127.0.0.1" in out
         assert "authentication failed for user audit_kw on 127.0.0.1" in out
@@ -964,6 +1138,10 @@ def test_secrets_reached_the_systems(audit: Audit) -> None:
         "/log/health",
         "/log/bearer",
         "/log/api/v2/summary.json",
+        *ECHOED,
+        "/echo/unconfigured",
+        *(p for p in _auth_routes(audit.sentinels) if p.startswith(("/query/token", "/query/amz"))),
+        *(p for p in _auth_routes(audit.sentinels) if p.startswith("/query/key")),
     }, audit.authorized
     logging = audit.runs["logging"]
     for check in (

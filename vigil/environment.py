@@ -23,7 +23,7 @@ from pydantic import Field, ValidationError, create_model, field_validator
 
 from vigil.errors import ConfigError
 from vigil.family import Family, families, target_kinds
-from vigil.redact import redact_text
+from vigil.redact import configured_secrets, redact_text
 from vigil.settings import Model
 from vigil.targets import Target
 
@@ -75,7 +75,7 @@ class Environment:
     source: str
     spec: EnvironmentSettings
     targets: dict[str, list[Target[Any]]] = field(default_factory=dict)  # by kind fixture
-    secrets: frozenset[str] = frozenset()  # values that came from ${VAR}: masked everywhere
+    secrets: frozenset[str] = frozenset()  # ${VAR} values, configured secrets: masked everywhere
 
     @property
     def timeout_s(self) -> float:
@@ -249,7 +249,7 @@ def build_environment(
         spec = spec_model().model_validate(expanded)
     except ValidationError as exc:
         raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
-    secrets = frozenset(variables[n] for n in used if n not in public)
+    secrets = frozenset(variables[n] for n in used if n not in public) | configured_secrets(spec)
     environment = Environment(spec.name or default_name, source, spec, secrets=secrets)
     problems = _make_targets(environment)
     if problems:

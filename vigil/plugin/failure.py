@@ -64,8 +64,9 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
                 record.message = f"not evaluated: {record.message}"
         else:
             record.message = clean(_crash_message(report))
-        record.remediation = [render(step, values) for step in info.entry.remediation]
-        record.diagnosis = [render(step, values) for step in info.entry.diagnosis]
+        # Steps are filled with the target's values (its URL, its DSN): masked like the rest.
+        record.remediation = [clean(render(step, values)) for step in info.entry.remediation]
+        record.diagnosis = [clean(render(step, values)) for step in info.entry.diagnosis]
         _tell(item, report, info, record, clean)
     elif report.skipped and isinstance(report.longrepr, tuple):
         record.message = clean(str(report.longrepr[2]).removeprefix("Skipped: "))

@@ -25,12 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from yarl import URL
 
 from vigil.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from vigil.session import ProbeSession
 
 MAX_BODY_BYTES = 1 << 20
@@ -88,6 +89,7 @@ def no_answer(method: str, url: str, timeout_s: float) -> HttpResponse:
 
 def _client(session: ProbeSession, verify: bool, ca_bundle: str | None) -> aiohttp.ClientSession:
     """The session's client for one trust setting; its pool keeps connections per origin."""
+    import aiohttp  # here: a run without HTTP targets never pays for importing it
 
     def make_context() -> ssl.SSLContext | bool:
         if not verify:
@@ -125,6 +127,7 @@ async def fetch(
 ) -> HttpResponse:
     """Send one request (with `content` as its body, if given) and read at most 1 MiB of the
     answer's body, decompressed too, within `timeout_s` in all; never raises."""
+    import aiohttp
     shown = redact_url(url)
     try:
         request_url, authorization = _split_credentials(url)
@@ -253,6 +256,7 @@ def _split_credentials(url: str) -> tuple[URL, str | None]:
 
 def _os_error(exc: BaseException) -> OSError | None:
     """The operating system's own error behind a transport failure, if there is one."""
+    import aiohttp
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, aiohttp.ClientConnectorError):
@@ -275,6 +279,7 @@ _CONNECT_ERRNO = {
 def reason(exc: BaseException, url: str) -> str:
     """Translate a transport failure into what happened, in words an operator can act on:
     the most specific exception type first."""
+    import aiohttp
     place = where(url)
     text = redact_text(" ".join(str(exc).split()))[:300]
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):

@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 
 def database_values(database: PostgresTarget) -> dict[str, str]:
     """Template values of a database: its DSN masked, host, port and database name."""
-    values = {"dsn_redacted": redact_url(database.dsn), "database": database.name}
+    shown = redact_url(database.dsn)
+    values = {"dsn_redacted": shown, "database": database.name}
     if "://" in database.dsn:
-        parts = urlsplit(database.dsn)
+        # Read from the masked URL: a raw `/` or `#` in the password would otherwise end the
+        # host there and put the password's tail in the path.
+        parts = urlsplit(shown)
         try:
             port = str(parts.port or 5432)
         except ValueError:  # not a number: the probe says so; the steps show it unfilled
@@ -45,6 +48,19 @@ def sslmode_note(dsn: str) -> tuple[str, ...]:
     return (f"the database's TLS certificate is not verified (sslmode={mode}{default})",)
 
 
+PRIVILEGED_NOTE = (
+    "allow_privileged_role: true: Vigil does not refuse a privileged role here; a superuser or"
+    " a member of pg_execute_server_program, pg_signal_backend or pg_read/write_server_files"
+    " can run server programs, read and write server files and end other sessions from a"
+    " read-only transaction (use a pg_monitor role: deploy/postgres-grants.sql)"
+)
+
+
+def privileged_note(database: PostgresTarget) -> tuple[str, ...]:
+    """Said in every report of the database's checks and assertions when it is allowed."""
+    return (PRIVILEGED_NOTE,) if database.allow_privileged_role else ()
+
+
 def one_session(
     target: Target[PostgresTarget] | Target[SqlAssertion],
 ) -> tuple[tuple[str, str, str], int]:
@@ -61,7 +77,7 @@ def databases(env: Environment, section: list[PostgresTarget]) -> Iterator[Targe
             database.name,
             database,
             values=database_values(database),
-            notes=sslmode_note(database.dsn),
+            notes=privileged_note(database) + sslmode_note(database.dsn),
         )
 
 
@@ -77,6 +93,7 @@ def assertions(env: Environment, section: list[PostgresTarget]) -> Iterator[Targ
                 parent=database,
                 values=values | {"query_name": assertion.name},
                 catch_all="data-assertion-failed",
+                notes=privileged_note(database),
             )
 
 

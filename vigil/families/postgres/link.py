@@ -1,7 +1,13 @@
-"""The probe's session to PostgreSQL: opened read-only, shared by a run, dropped when it hangs.
+"""The probe's session to PostgreSQL: opened read-only, shared by a run, dropped when it hangs,
+refused when its role is privileged.
 
 `Link` is one database's session for a whole run, shared by its observations (the session
-runs them one at a time: `Observation.queue`). `describe_connect_error` and
+runs them one at a time: `Observation.queue`). Before any other query it asks what the role
+may do (`privilege_refusal`): a superuser, or a member (directly or through other roles) of a
+role that may run server programs, read or write server files or signal other backends, is
+refused unless the target says `allow_privileged_role: true`. A read-only transaction stops
+writes, but not `COPY ... TO PROGRAM`, `pg_terminate_backend()`, `pg_stat_reset()` or
+`pg_switch_wal()`: only the role's privileges do. `describe_connect_error` and
 `describe_query_error` turn psycopg's failures into sentences an operator can act on.
 """
 
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import time
 from typing import Any
 
@@ -17,7 +24,22 @@ import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from vigil.redact import redact_text, redact_url
+from vigil.redact import raw_reserved_password, redact_text, redact_url
+
+# The predefined roles whose members may change the server from a read-only transaction,
+# and what each allows (PostgreSQL 11 and later; a server without one simply has none).
+PRIVILEGED_ROLES = {
+    "pg_execute_server_program": "run programs on the database server (COPY ... TO PROGRAM)",
+    "pg_signal_backend": "cancel and terminate other sessions",
+    "pg_write_server_files": "write files on the database server",
+    "pg_read_server_files": "read any file the database server can read",
+}
+GRANTS_FILE = "deploy/postgres-grants.sql"
+_PRIVILEGES = """
+select session_user, r.rolname, r.rolsuper from pg_roles r
+where (r.rolsuper or r.rolname = any(%s)) and pg_has_role(session_user, r.oid, 'MEMBER')
+order by r.rolsuper desc, r.rolname
+"""
 
 
 class Link:
@@ -30,29 +52,44 @@ class Link:
     again.
     """
 
-    def __init__(self, dsn: str, timeout_s: float) -> None:
+    def __init__(self, dsn: str, timeout_s: float, *, allow_privileged: bool = False) -> None:
         self.dsn = dsn
         self.timeout_s = timeout_s
+        self.allow_privileged = allow_privileged
         self.conn: psycopg.AsyncConnection[Any] | None = None
         self.error: str | None = None
         self.error_at = 0.0
+        self.refusal: str | None = None  # a privileged role: refused for the whole run
 
     def _remember(self, error: str) -> str:
         self.error, self.error_at = error, time.monotonic()
         return error
 
     async def connect(self, until: float) -> psycopg.AsyncConnection[Any] | None:
-        """The open session, connecting first if needed before `until` (time.monotonic());
-        None (with `error`) if impossible."""
+        """The open session, connecting first if needed before `until` (time.monotonic()) and
+        checking its role; None (with `error`) if impossible or refused."""
         if self.conn is not None and not self.conn.closed:
             return self.conn
+        if self.refusal is not None:
+            self.error = self.refusal
+            return None
         if self.error is not None and time.monotonic() - self.error_at < self.timeout_s:
             return None
         self.error = None
+        if raw_reserved_password(self.dsn):  # libpq would print the pieces it read
+            self._remember(
+                f"invalid DSN {redact_url(self.dsn)!r}: its password holds a raw /, ? or #,"
+                " which ends the password for libpq (percent-encode it: / as %2F, ? as %3F,"
+                " # as %23, @ as %40)"
+            )
+            return None
         try:
             params = conninfo_to_dict(self.dsn)
         except psycopg.Error as exc:
             self._remember(f"invalid DSN {redact_url(self.dsn)!r}: {redact_text(str(exc))}")
+            return None
+        if not re.fullmatch(r"[\d,\s]*", str(params.get("port") or "")):
+            self._remember(f"invalid DSN {redact_url(self.dsn)!r}: the port is not a number")
             return None
         milliseconds = max(1, int(self.timeout_s * 1000))
         # Ours come last in `options`, so they win over anything the DSN sets.
@@ -70,20 +107,32 @@ class Link:
         params["application_name"] = "vigil"
         # libpq counts connect_timeout in whole seconds, at least 2; `until` cuts it sooner.
         params["connect_timeout"] = str(max(2, math.ceil(self.timeout_s)))
+        conn: psycopg.AsyncConnection[Any] | None = None
         try:
             async with asyncio.timeout(max(0.0, until - time.monotonic())):
-                self.conn = await psycopg.AsyncConnection.connect(
+                conn = await psycopg.AsyncConnection.connect(
                     make_conninfo("", **params), autocommit=True, prepare_threshold=None
                 )
+                refusal = None if self.allow_privileged else await privilege_refusal(conn)
         except TimeoutError:
+            _finish(conn)
             self._remember(
                 f"connection to {_where(params)} timed out after {self.timeout_s:g} s"
                 " (no answer from the server)"
             )
             return None
         except psycopg.Error as exc:
+            _finish(conn)
             self._remember(describe_connect_error(exc, params, self.timeout_s))
             return None
+        except asyncio.CancelledError:
+            _finish(conn)
+            raise
+        if refusal is not None:
+            _finish(conn)  # before any query of the run: none will be sent on this role
+            self.refusal = self.error = refusal
+            return None
+        self.conn = conn
         return self.conn
 
     def stalled(self, timeout_s: float) -> str:
@@ -102,16 +151,52 @@ class Link:
 
     def drop(self) -> None:
         """Forget the session without waiting on it (its socket is closed)."""
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                self.conn.pgconn.finish()
-            self.conn = None
+        _finish(self.conn)
+        self.conn = None
 
     async def aclose(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.conn.close(), timeout=1.0)
             self.drop()
+
+
+def _finish(conn: psycopg.AsyncConnection[Any] | None) -> None:
+    """Close a session's socket at once, without a goodbye that could wait on the server."""
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.pgconn.finish()
+
+
+async def privilege_refusal(conn: psycopg.AsyncConnection[Any]) -> str | None:
+    """Why the session's role is too privileged for Vigil, naming the grant to use instead;
+    None for a least-privilege role. The login role counts (`session_user`): a session may
+    always SET ROLE back to it, and to any role it is a member of, inherited or not."""
+    cursor = await conn.execute(_PRIVILEGES, [list(PRIVILEGED_ROLES)])
+    rows = await cursor.fetchall()
+    if not rows:
+        return None
+    user = rows[0][0]
+    superusers = [name for _, name, is_super in rows if is_super]
+    if superusers:
+        who = "is a superuser" if user in superusers else f"may act as superuser {superusers[0]}"
+        could = [*PRIVILEGED_ROLES.values(), "change anything"]
+    else:
+        members = [name for _, name, _ in rows]
+        who = f"is a member of {', '.join(members)}"
+        could = [PRIVILEGED_ROLES[name] for name in members]
+    return (
+        f"refused to query as role {user}: it {who}, so a query could {', '.join(could)}."
+        " Connect as a least-privilege role instead (a login role granted pg_monitor, as"
+        f" {GRANTS_FILE} creates), or set allow_privileged_role: true on this target"
+        " (dangerous)"
+    )
+
+
+async def release_advisory_locks(conn: psycopg.AsyncConnection[Any]) -> None:
+    """A session-level advisory lock taken by a query outlives its rolled-back transaction:
+    the run's one session would hold it, and block whoever waits on it, for the whole run."""
+    await conn.execute("select pg_advisory_unlock_all()")
 
 
 def where(dsn: str) -> str:

@@ -10,8 +10,9 @@ missing database, too many clients, statement timeout, read-only refusal).
 Safety, by construction: every session starts with `default_transaction_read_only=on`, a
 statement timeout and `application_name=vigil` in its startup packet; user queries go through
 the extended protocol (one statement, no `;`-chaining) inside a read-only transaction that is
-always rolled back, so not even a `SET` survives it. A watchdog cuts the socket of any call
-that outlives its deadline, so a frozen server cannot hang a run.
+always rolled back, so not even a `SET` survives it, and an advisory lock is released after
+it. A privileged role is refused before any query (`link.py`). A watchdog cuts the socket of
+any call that outlives its deadline, so a frozen server cannot hang a run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors, sql
 
-from vigil.families.postgres.link import Link, where
+from vigil.families.postgres.link import Link, release_advisory_locks, where
 from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
 from vigil.redact import redact_text, redact_url
 from vigil.session import own_budget
@@ -124,7 +125,9 @@ def _link(target: Target[Any], session: ProbeSession) -> tuple[Link, PostgresTar
     database: PostgresTarget = target.parent if target.kind == "sql_assertion" else target.spec
     timeout_s = database.timeout_s or target.environment.timeout_s
     key = ("postgres", target.environment.name, database.name)
-    return session.shared(key, lambda: Link(database.dsn, timeout_s)), database
+    allow = database.allow_privileged_role
+    link = session.shared(key, lambda: Link(database.dsn, timeout_s, allow_privileged=allow))
+    return link, database
 
 
 def database_unobserved(target: Target[PostgresTarget], reason: str) -> DatabaseStatus:
@@ -218,14 +221,22 @@ async def _local_timeout(conn: psycopg.AsyncConnection[Any], timeout_s: float) -
 async def _run_assertion(conn: psycopg.AsyncConnection[Any], query: str, timeout_s: float) -> float:
     rows: list[Any] = []
     columns = 0
-    async with conn.transaction():  # read-only: the session's default; always rolled back
-        await _local_timeout(conn, timeout_s)
-        # binary=True sends the query with the extended protocol: a second statement is refused.
-        cursor = await conn.execute(query.encode(), binary=True)
-        if cursor.description is not None:
-            columns = len(cursor.description)
-            rows = await cursor.fetchmany(2)
-        raise psycopg.Rollback()
+    try:
+        async with conn.transaction():  # read-only: the session's default; always rolled back
+            await _local_timeout(conn, timeout_s)
+            # binary=True: the extended protocol, which refuses a second statement.
+            cursor = await conn.execute(query.encode(), binary=True)
+            if cursor.description is not None:
+                columns = len(cursor.description)
+                rows = await cursor.fetchmany(2)
+            raise psycopg.Rollback()
+    except psycopg.Error:
+        if not conn.broken:
+            with contextlib.suppress(psycopg.Error):  # the query's own error says more
+                await release_advisory_locks(conn)
+        raise
+    # (A cancelled query's session is cut, which releases its locks as well.)
+    await release_advisory_locks(conn)
     if columns == 0:
         raise ValueError("the query returned no result set (it must be a SELECT of one number)")
     if columns != 1 or len(rows) != 1:

@@ -24,6 +24,10 @@ class PostgresTarget(TargetSettings):
     lock_wait_s: float = Field(default=60, ge=0)
     max_replica_lag_s: float = Field(default=5, gt=0)
     max_mean_statement_ms: float | None = Field(default=None, gt=0)
+    # Dangerous: lets Vigil query as a superuser or a member of pg_execute_server_program,
+    # pg_signal_backend, pg_read/write_server_files, which it otherwise refuses. Noted in
+    # every report of the target's checks.
+    allow_privileged_role: bool = False
     assertions: list[SqlAssertion] = Field(default_factory=list)
 
     @model_validator(mode="after")
