@@ -1,8 +1,9 @@
 """HTTP probe: one request per endpoint, bounded in time and size, never raising.
 
 `observe_health` and `observe_components` turn an HTTP service target into an `HttpResponse`
-/ `ComponentReport`; `fetch` is the one request every HTTP-based family (status pages,
-Prometheus) makes through the probe session. The session bounds the total time; `fetch`
+/ `ComponentReport` (read by `formats.py`); `observe_route` hands a status route the same
+answer; `fetch` is the one request every HTTP-based family (status pages, Prometheus) makes
+through the probe session. The session bounds the total time; `fetch`
 also bounds what it reads: at most `MAX_BODY_BYTES` off the wire and, once decompressed,
 at most `MAX_BODY_BYTES` again (a gzip bomb stops there), headers by the HTTP parser's own
 limit, JSON by its nesting depth. Every transport failure (refused, timeout, TLS, DNS,
@@ -25,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from vigil.families.http.spec import HttpService
+from vigil.families.http.formats import parse_components
+from vigil.families.http.report import ComponentReport
+from vigil.families.http.spec import HttpService, StatusRoute
+from vigil.family import Observation
 from vigil.redact import redact_text, redact_url
 from vigil.targets import Target
 
@@ -35,8 +39,7 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 1 << 20
 MAX_JSON_DEPTH = 64
 EXCERPT_CHARS = 300
-HEALTHY = {"ok", "pass", "passed", "up", "healthy", "operational", "green", "ready", "available"}
-DEGRADED = {"warn", "warning", "degraded", "partial", "yellow", "degraded_performance"}
+TEXT_CHARS = 64 * 1024  # of a body kept as text, for text reports and expect_text
 USER_AGENT = "vigil-smoke/0.2"
 
 
@@ -54,27 +57,7 @@ class HttpResponse:
     json_error: str | None = None
     error: str | None = None
     truncated: bool = False  # the body was longer than MAX_BODY_BYTES
-
-
-@dataclass(frozen=True)
-class Component:
-    name: str
-    status: str
-    response_time: str | None = None
-
-    @property
-    def healthy(self) -> bool:
-        return self.status.lower() in HEALTHY
-
-
-@dataclass(frozen=True)
-class ComponentReport:
-    """A detailed health report: an overall status and per-component statuses."""
-
-    response: HttpResponse
-    overall: str | None = None
-    components: list[Component] = field(default_factory=list)
-    error: str | None = None
+    text: str = field(default="", repr=False)  # the body's first TEXT_CHARS, as sent
 
 
 def _where(url: str) -> str:
@@ -179,6 +162,7 @@ async def fetch(
         json_body=json_body,
         json_error=json_error,
         truncated=truncated,
+        text=text[:TEXT_CHARS],
     )
 
 
@@ -311,7 +295,7 @@ def _reason(exc: httpx.HTTPError, url: str, timeout_s: float) -> str:
 
 
 async def observe_health(target: Target[HttpService], session: ProbeSession) -> HttpResponse:
-    """Request the service's health URL with its configured method."""
+    """Request the service's health URL with its configured method, headers and body."""
     service = target.spec
     return await fetch(
         session,
@@ -320,7 +304,8 @@ async def observe_health(target: Target[HttpService], session: ProbeSession) -> 
         timeout_s=target.timeout_s,
         verify=service.verify,
         ca_bundle=service.ca_bundle,
-        headers=service.headers,
+        headers=service.request_headers,
+        content=service.content,
     )
 
 
@@ -328,65 +313,56 @@ def health_unobserved(target: Target[HttpService], reason: str) -> HttpResponse:
     return no_answer(target.spec.method, target.spec.url, target.timeout_s)
 
 
+# The health answer as the family declares it: a route or a report on the same URL awaits
+# this very observation (same fixture name, same target: one request per run).
+HEALTH = Observation("http_response", observe_health, health_unobserved)
+
+
+async def service_response(service: Target[HttpService], session: ProbeSession) -> HttpResponse:
+    """The service's one health answer of this run, made once whoever asks first."""
+    return await asyncio.wrap_future(session.observe(HEALTH, service))
+
+
 async def observe_components(target: Target[HttpService], session: ProbeSession) -> ComponentReport:
-    """Request the service's detailed health report and read its component statuses."""
+    """Read the service's health report (`detailed_url`, or `url` when a `format` is named)
+    in its format; the URL the health check already asked is not asked twice."""
     service = target.spec
-    assert service.detailed_url is not None  # the checks that need it require it
-    response = await fetch(
-        session,
-        service.detailed_url,
-        timeout_s=target.timeout_s,
-        verify=service.verify,
-        ca_bundle=service.ca_bundle,
-        headers=service.headers,
-    )
+    url = service.report_url
+    assert url is not None  # the checks that need it require it
+    if url == service.url:
+        response = await service_response(target, session)
+    else:
+        response = await fetch(
+            session,
+            url,
+            timeout_s=target.timeout_s,
+            verify=service.verify,
+            ca_bundle=service.ca_bundle,
+            headers=service.headers,
+        )
     if response.error:
-        return ComponentReport(response, error=response.error)
-    if response.json_error:
-        return ComponentReport(response, error=f"HTTP {response.status}: {response.json_error}")
-    report = parse_components(response)
+        return ComponentReport(response, service.format, error=response.error)
+    report = parse_components(response, service.format)
     if report.error and not 200 <= (response.status or 0) < 300:
-        # A JSON error body (401, 404...) is not a report: say what the server answered.
+        # An error body (401, 404...) is not a report: say what the server answered.
         return ComponentReport(
-            response, error=f"HTTP {response.status} from {response.url}: {response.body_excerpt}"
+            response,
+            service.format,
+            error=f"HTTP {response.status} from {response.url}: {response.body_excerpt}",
         )
     return report
 
 
 def components_unobserved(target: Target[HttpService], reason: str) -> ComponentReport:
-    response = no_answer("GET", target.spec.detailed_url or target.spec.url, target.timeout_s)
-    return ComponentReport(response, error=response.error)
+    url = target.spec.report_url or target.spec.url
+    response = no_answer("GET", url, target.timeout_s)
+    return ComponentReport(response, target.spec.format, error=response.error)
 
 
-def parse_components(response: HttpResponse) -> ComponentReport:
-    """Read the common report shapes: `checks: [{name, status}]`, `components: {name: {status}}`,
-    and health+json `checks: {"name:measure": [{status}]}`."""
-    body = response.json_body
-    if not isinstance(body, dict):
-        return ComponentReport(response, error="the detailed report is not a JSON object")
-    overall = next((str(body[k]) for k in ("overallStatus", "status", "state") if k in body), None)
-    raw = body.get("checks", body.get("components", body.get("details")))
-    components: list[Component] = []
-    if isinstance(raw, list):
-        for index, item in enumerate(raw):
-            if isinstance(item, dict):
-                name = str(item.get("name", item.get("component", f"#{index}")))
-                components.append(_component(name, item))
-    elif isinstance(raw, dict):
-        for name, item in raw.items():
-            for entry in item if isinstance(item, list) else [item]:
-                if isinstance(entry, dict):
-                    components.append(_component(str(name), entry))
-                else:
-                    components.append(Component(str(name), str(entry)))
-    if overall is None and not components:
-        return ComponentReport(
-            response, error="the report has neither an overall status nor components"
-        )
-    return ComponentReport(response, overall=overall, components=components)
+async def observe_route(target: Target[StatusRoute], session: ProbeSession) -> HttpResponse:
+    """The service's health answer, for the route of one of its statuses."""
+    return await service_response(target.spec.service, session)
 
 
-def _component(name: str, item: dict[str, Any]) -> Component:
-    status = str(item.get("status", item.get("state", "unknown")))
-    elapsed = item.get("responseTime", item.get("observedValue", item.get("latency")))
-    return Component(name, status, None if elapsed is None else str(elapsed))
+def route_unobserved(target: Target[StatusRoute], reason: str) -> HttpResponse:
+    return health_unobserved(target.spec.service, reason)
