@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from vigil.families.kubernetes.objects import parse_time, short_age
+from vigil.families.kubernetes.fields import parse_time, short_age
 
 SERVER_VERSION = {
     "major": "1",

@@ -47,15 +47,7 @@ FAMILY = Family(
             "k8s_namespace",
             "kubernetes.namespaces",
             namespaces,
-            observations=(
-                Observation(
-                    "k8s_objects",
-                    probe.observe_namespace,
-                    probe.namespace_unobserved,
-                    blocking=True,
-                    prepare=import_apis,
-                ),
-            ),
+            observations=(probe.NAMESPACE,),
         ),
         TargetKind(
             "k8s_cluster",
@@ -68,6 +60,9 @@ FAMILY = Family(
                     probe.cluster_unobserved,
                     blocking=True,
                     prepare=import_apis,
+                ),
+                Observation(
+                    "k8s_namespaces", probe.observe_namespaces, probe.namespaces_unobserved
                 ),
             ),
         ),
