@@ -190,9 +190,10 @@ def test_running_pods_ready(
         elif pod.phase == "Running" and not pod.ready and settled and not stuck_waiting(pod):
             if pod.owner_kind == "Job":
                 continue
-            waiting = [c.name for c in pod.containers if not c.ready]
-            detail = f"Running but not ready (containers not ready: {', '.join(waiting) or '-'})"
-            found.append(pod_finding(pod, None, detail))
+            waiting = [c for c in pod.containers if not c.ready]
+            names = ", ".join(c.name for c in waiting) or "-"
+            detail = f"Running but not ready (containers not ready: {names})"
+            found.append(pod_finding(pod, waiting[0] if waiting else None, detail))
     fail_findings(k8s_objects, found, "not ready", "pod")
 
 
@@ -375,7 +376,10 @@ def test_no_recent_warning_events(
             latest[key] = e.describe(k8s_objects.observed_at)
     found = [
         Finding(
-            f"{kind}/{name}", f"{reason} x{count}", {TEMPLATE_KEYS.get(kind, kind): name}, count
+            f"{kind}/{name}",
+            f"{reason} x{count}",
+            {TEMPLATE_KEYS.get(kind, kind): name, "object": f"{kind}/{name}"},
+            count,
         )
         for (reason, kind, name), count in groups.items()
     ]

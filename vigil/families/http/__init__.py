@@ -33,7 +33,12 @@ def _values(service: HttpService) -> tuple[dict[str, str], dict[str, str]]:
         "detailed_url": redact_url(service.report_url or ""),
         "service": service.name,
     }
-    defaults: dict[str, str] = {}
+    # Steps of provider entries (a 502 sent to cdn-unavailable) on one of our own services
+    # name the provider in front of it as what it is: unknown here, for the responder to fill.
+    defaults = {
+        "provider": f"<provider in front of {service.name}>",
+        "status_url": f"<status page of the provider in front of {service.name}>",
+    }
     if service.kind in EXTERNAL:
         values["provider"] = service.name
         values["status_url"] = (

@@ -45,6 +45,12 @@ KIND_ROUTES: dict[str, dict[int, str]] = {
     "object_storage": {},
     "dependency": dict.fromkeys((401, 403, 429), "dependency-unreachable"),
 }
+# Entries that say, in a v1 file's `runbook:`, that the URL is someone else's.
+IMPLIED_KIND = {
+    "dependency-unreachable": "dependency",
+    "cdn-unavailable": "cdn",
+    "object-storage-unavailable": "object_storage",
+}
 # A webhook handler answering an unsigned probe with 400/401/403 is up and verifying.
 WEBHOOK_REJECTS = (400, 401, 403)
 VAULT_HEALTHY = tuple(code for code, (_, level) in VAULT_STATUS.items() if level is Level.OK)
@@ -79,9 +85,14 @@ class HttpService(TargetSettings):
     @classmethod
     def _kind_defaults(cls, data: Any) -> Any:
         """A webhook is probed with POST; a kind's own entry is its `runbook` unless given."""
-        if not isinstance(data, dict) or data.get("kind") not in KIND_ENTRY:
+        if not isinstance(data, dict):
             return data
         data = dict(data)
+        if "kind" not in data and data.get("runbook") in IMPLIED_KIND:
+            # `runbook: dependency-unreachable` (v1's way to say it) means an external API.
+            data["kind"] = IMPLIED_KIND[data["runbook"]]
+        if data.get("kind") not in KIND_ENTRY:
+            return data
         if data["kind"] == "webhook":
             data.setdefault("method", "POST")
         if data["kind"] != "service" and data.get("runbook") is None:

@@ -96,9 +96,10 @@ def pod_finding(
 ) -> Finding:
     """A finding about a pod, naming its workload, with its container states and events."""
     found = {"pod": pod.name, "node": pod.node, "deployment": pod.deployment}
-    if not pod.deployment and pod.owner_kind == "ReplicaSet":
-        # Its ReplicaSet is not in view (a dump without them): say so, invent no name.
-        found["deployment"] = f"<deployment of replicaset/{pod.owner_name}>"
+    if not pod.deployment:
+        # Not a Deployment's pod, or its ReplicaSet is not in view (a dump without them): say
+        # which workload it is, and invent no Deployment name.
+        found["deployment"] = f"<deployment of {pod.workload}>"
     if container is not None:
         found["container"] = container.name
     if pod.owner_kind in ("StatefulSet", "Job", "DaemonSet"):
