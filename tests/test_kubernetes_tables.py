@@ -29,7 +29,7 @@ def pod(name: str, status: dict[str, Any], spec: dict[str, Any] | None = None, *
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "creationTimestamp": ago(hours=3), **meta},
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": ago(hours=9), **meta},
         "spec": spec or {"containers": [{"name": "app", "image": "app:1"}], "nodeName": "node-1"},
         "status": status,
     }
@@ -52,7 +52,7 @@ WAITING_APP = [
 def init_pod(name: str, init_state: dict[str, Any], restarts: int = 0) -> Any:
     init = {"name": "init-db", "ready": False, "restartCount": restarts, "state": init_state}
     if restarts:
-        init["lastState"] = {"terminated": {"exitCode": 1, "finishedAt": ago(hours=3)}}
+        init["lastState"] = {"terminated": {"exitCode": 1, "finishedAt": ago(hours=9)}}
     return pod(
         name,
         {"phase": "Pending", "initContainerStatuses": [init], "containerStatuses": WAITING_APP},
@@ -66,7 +66,7 @@ def running(name: str = "app", ready: bool = True) -> dict[str, Any]:
         "ready": ready,
         "restartCount": 0,
         "started": True,
-        "state": {"running": {"startedAt": ago(hours=3)}},
+        "state": {"running": {"startedAt": ago(hours=9)}},
     }
 
 
@@ -166,7 +166,7 @@ OBJECTS: list[dict[str, Any]] = [
         "message": "Back-off restarting failed container init-db\n",
         "count": 17,
         "firstTimestamp": ago(hours=50),
-        "lastTimestamp": ago(hours=3),
+        "lastTimestamp": ago(hours=9),
         "source": {"component": "kubelet", "host": "node-1"},
     },
     {
@@ -205,7 +205,7 @@ OBJECTS: list[dict[str, Any]] = [
     {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "web", "namespace": NS, "creationTimestamp": ago(hours=3)},
+        "metadata": {"name": "web", "namespace": NS, "creationTimestamp": ago(hours=9)},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
             "minReplicas": 2,
@@ -326,10 +326,10 @@ def test_pod_status_follows_kubectl(kubeconfig: tuple[Path, Path]) -> None:
         "terminating": "Terminating",
     }
     assert rows["init-crashloop"]["READY"] == "0/1"
-    assert rows["init-crashloop"]["RESTARTS"] == "3 (3h ago)"
+    assert rows["init-crashloop"]["RESTARTS"] == "3 (9h ago)"
     assert rows["native-sidecar"]["READY"] == "2/2"  # the sidecar counts as a container
     assert rows["one-done-one-running"]["RESTARTS"] == "5 (2d2h ago)"
-    assert rows["init-crashloop"]["AGE"] == "3h"
+    assert rows["init-crashloop"]["AGE"] == "9h"
     assert list(rows["signal"]) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
 
 
@@ -355,7 +355,7 @@ def test_pods_wide(kubeconfig: tuple[Path, Path]) -> None:
 def test_events(kubeconfig: tuple[Path, Path]) -> None:
     [event] = kubectl(kubeconfig, "events")
     assert event == {
-        "LAST SEEN": "3h",
+        "LAST SEEN": "9h",
         "TYPE": "Warning",
         "REASON": "BackOff",
         "OBJECT": "pod/init-crashloop",
@@ -399,7 +399,7 @@ def test_autoscalers_and_deployments(kubeconfig: tuple[Path, Path]) -> None:
         "MINPODS": "2",
         "MAXPODS": "10",
         "REPLICAS": "4",
-        "AGE": "3h",
+        "AGE": "9h",
     }
     [deployment] = kubectl(kubeconfig, "deployments", "-o", "wide")
     assert deployment == {
