@@ -15,7 +15,8 @@ import yaml
 
 from tests.conftest import SuiteRun, write_env
 from tests.probing import load_targets, observe
-from vigil.families.kubernetes.objects import read_node, read_pod
+from vigil.families.kubernetes.objects import read_node
+from vigil.families.kubernetes.pods import read_pod
 from vigil.families.kubernetes.probe import NamespaceObjects
 from vigil.kube_standin import KubeStandIn
 

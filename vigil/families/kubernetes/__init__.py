@@ -3,9 +3,9 @@ stuck rollouts; autoscalers at their maximum; jobs, services, claims, nodes, eve
 secrets and certificates the platform needs.
 
 Settings: `spec.py` (`kubernetes:`). Probe: `probe.py` (the official client: `client.py`;
-objects reduced to facts: `objects.py`, `secrets.py`; dumps: `snapshot.py`). Check logic
-shared by the checks: `findings.py`. Checks: `checks/test_kubernetes.py`,
-`checks/test_kubernetes_secrets.py`.
+objects reduced to facts: `pods.py`, `objects.py`, `fields.py`, `secrets.py`; dumps:
+`snapshot.py`). Check logic shared by the checks: `findings.py`. Checks:
+`checks/test_kubernetes.py`, `checks/test_kubernetes_secrets.py`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from vigil.expect import fail, require
-from vigil.families.kubernetes.objects import ContainerStatus, Pod
+from vigil.families.kubernetes.pods import ContainerStatus, Pod
 from vigil.families.kubernetes.probe import NamespaceObjects
 from vigil.families.kubernetes.secrets import SecretSummary
 

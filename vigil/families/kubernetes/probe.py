@@ -43,7 +43,6 @@ from vigil.families.kubernetes.objects import (
     Event,
     Job,
     Node,
-    Pod,
     Service,
     Workload,
     endpoints_by_name,
@@ -53,11 +52,10 @@ from vigil.families.kubernetes.objects import (
     read_event,
     read_job,
     read_node,
-    read_pod,
     read_service,
     read_workload,
-    replicaset_owners,
 )
+from vigil.families.kubernetes.pods import Pod, read_pod, replicaset_owners
 from vigil.families.kubernetes.secrets import SecretSummary, read_secret
 from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.family import Observation
