@@ -20,6 +20,7 @@ from vigil.families.kubernetes.findings import (
     Finding,
     fail_findings,
     need,
+    partial_notes,
     pod_finding,
     stuck_waiting,
     unready_pods,
@@ -83,16 +84,19 @@ def test_no_recent_oom_kills(
     for pod in k8s_objects.pods:
         for c in pod.containers:
             current = c.state == "terminated" and c.reason == "OOMKilled"
-            recent = c.last_reason == "OOMKilled" and (c.last_finished or since) >= since
-            if current or recent:
-                found.append(
-                    pod_finding(
-                        pod,
-                        c,
-                        f"container {c.name} OOMKilled (exit 137), restarted {c.restarts} times",
-                        rank=c.restarts,
-                    )
+            last = c.last_reason == "OOMKilled"
+            if not (current or (last and (c.last_finished is None or c.last_finished >= since))):
+                continue
+            # A kill whose time the object does not record is reported as such, not as recent.
+            when = "" if current or c.last_finished else " at a time the pod does not record"
+            found.append(
+                pod_finding(
+                    pod,
+                    c,
+                    f"container {c.name} OOMKilled (exit 137){when}, restarted {c.restarts} times",
+                    rank=c.restarts,
                 )
+            )
     fail_findings(k8s_objects, found, f"OOM-killed in the last {window:g} min", "pod")
 
 
@@ -126,19 +130,32 @@ def test_no_pods_pending(
     need(k8s_objects, "pods")
     grace = k8s_namespace.spec.pending_grace_s
     found = []
+    unknown_age = False
     for pod in k8s_objects.pods:
-        age = (k8s_objects.observed_at - pod.created).total_seconds() if pod.created else grace + 1
         scheduled = pod.conditions.get("PodScheduled")
         gated = scheduled is not None and scheduled.reason == "SchedulingGated"
-        if pod.phase != "Pending" or age <= grace or gated or stuck_waiting(pod):
+        if pod.phase != "Pending" or gated or stuck_waiting(pod):
+            continue
+        # An age only from a time the pod records: created, else when it was (not) scheduled.
+        since = pod.created or (scheduled.since if scheduled else None)
+        age = (k8s_objects.observed_at - since).total_seconds() if since else None
+        if age is not None and age <= grace:
             continue
         if scheduled is not None and scheduled.status != "True":
             why = f"not scheduled: {scheduled.reason} {scheduled.message}".rstrip()
         else:
             waiting = ", ".join(f"{c.name} {c.reason or c.state}" for c in pod.containers)
             why = f"scheduled on {pod.node or '-'}, containers {waiting or 'not created'}"
-        found.append(pod_finding(pod, None, f"Pending for {age / 60:.0f} min, {why}", rank=age))
-    fail_findings(k8s_objects, found, f"Pending longer than {grace:g} s", "pod")
+        if age is None:
+            unknown_age = True
+            detail = f"Pending for a time it does not record (no creationTimestamp), {why}"
+        else:
+            detail = f"Pending for {age / 60:.0f} min, {why}"
+        found.append(pod_finding(pod, None, detail, rank=age if age is not None else 0))
+    summary = f"Pending longer than {grace:g} s" + (
+        " or for an unrecorded time" if unknown_age else ""
+    )
+    fail_findings(k8s_objects, found, summary, "pod")
 
 
 @pytest.mark.runbook("pod-failed")
@@ -173,9 +190,10 @@ def test_running_pods_ready(
         elif pod.phase == "Running" and not pod.ready and settled and not stuck_waiting(pod):
             if pod.owner_kind == "Job":
                 continue
-            waiting = [c.name for c in pod.containers if not c.ready]
-            detail = f"Running but not ready (containers not ready: {', '.join(waiting) or '-'})"
-            found.append(pod_finding(pod, None, detail))
+            waiting = [c for c in pod.containers if not c.ready]
+            names = ", ".join(c.name for c in waiting) or "-"
+            detail = f"Running but not ready (containers not ready: {names})"
+            found.append(pod_finding(pod, waiting[0] if waiting else None, detail))
     fail_findings(k8s_objects, found, "not ready", "pod")
 
 
@@ -197,7 +215,7 @@ def test_deployments_available(
             unready_pods(k8s_objects, "Deployment", d.name),
         )
         for d in k8s_objects.deployments
-        if d.available < d.desired
+        if d.counts_known and d.available < d.desired
     ]
     fail_findings(k8s_objects, found, "short of replicas", "deployment")
 
@@ -235,7 +253,7 @@ def test_statefulsets_ready(
             unready_pods(k8s_objects, "StatefulSet", s.name),
         )
         for s in k8s_objects.statefulsets
-        if s.ready < s.desired
+        if s.counts_known and s.ready < s.desired
     ]
     fail_findings(k8s_objects, found, "short of ready replicas", "statefulset")
 
@@ -335,7 +353,7 @@ def test_claims_bound(
             {"pvc": c.name},
         )
         for c in k8s_objects.claims
-        if c.phase != "Bound" and not c.waiting_for_consumer
+        if c.phase not in ("Bound", "") and not c.waiting_for_consumer  # "": status not recorded
     ]
     fail_findings(k8s_objects, found, "not bound", "claim")
 
@@ -358,7 +376,10 @@ def test_no_recent_warning_events(
             latest[key] = e.describe(k8s_objects.observed_at)
     found = [
         Finding(
-            f"{kind}/{name}", f"{reason} x{count}", {TEMPLATE_KEYS.get(kind, kind): name}, count
+            f"{kind}/{name}",
+            f"{reason} x{count}",
+            {TEMPLATE_KEYS.get(kind, kind): name, "object": f"{kind}/{name}"},
+            count,
         )
         for (reason, kind, name), count in groups.items()
     ]
@@ -381,12 +402,16 @@ def test_nodes_ready(
 ) -> None:
     """Every schedulable node is Ready (cordoned nodes are someone's deliberate choice)."""
     need(k8s_cluster_state, "nodes")
-    bad = [n for n in k8s_cluster_state.nodes if n.ready.status != "True" and not n.unschedulable]
+    judged = [n for n in k8s_cluster_state.nodes if n.status_known]  # no status: no verdict
+    bad = [n for n in judged if n.ready.status != "True" and not n.unschedulable]
     if bad:
         fail(
-            f"{len(bad)} of {len(k8s_cluster_state.nodes)} nodes not ready: "
+            f"{len(bad)} of {len(judged)} nodes not ready: "
             + "; ".join(f"{n.name} (Ready={n.ready.status} {n.ready.reason})" for n in bad),
-            evidence=[f"node {n.name}: {n.ready.message or n.ready.reason}" for n in bad],
+            evidence=[
+                *(f"node {n.name}: {n.ready.message or n.ready.reason}" for n in bad),
+                *partial_notes(k8s_cluster_state),
+            ],
             **values(k8s_cluster_state, node=bad[0].name),
         )
 
@@ -407,7 +432,10 @@ def test_nodes_without_pressure(
         fail(
             f"{len(bad)} node conditions under pressure: "
             + "; ".join(f"{n.name} {c.type}" for n, c in bad),
-            evidence=[f"node {n.name}: {c.type} {c.reason}: {c.message}" for n, c in bad],
+            evidence=[
+                *(f"node {n.name}: {c.type} {c.reason}: {c.message}" for n, c in bad),
+                *partial_notes(k8s_cluster_state),
+            ],
             **values(k8s_cluster_state, node=bad[0][0].name),
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from vigil.expect import NotEvaluated, fail, require
 from vigil.families.kubernetes.findings import (
     Finding,
     days_left,
@@ -17,7 +18,7 @@ from vigil.families.kubernetes.findings import (
     need,
     readers,
 )
-from vigil.families.kubernetes.probe import NamespaceObjects
+from vigil.families.kubernetes.probe import NamespaceObjects, Namespaces
 from vigil.families.kubernetes.secrets import SecretSummary
 from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.targets import Target
@@ -72,6 +73,69 @@ def test_shared_secrets_consistent(
                 )
             )
     fail_findings(k8s_objects, found, "differing between secrets", "key")
+
+
+@pytest.mark.runbook("secret-inconsistent")
+@pytest.mark.requires("shared_keys_across")
+def test_shared_secrets_consistent_across_namespaces(
+    k8s_cluster: Target[KubernetesSection], k8s_namespaces: Namespaces
+) -> None:
+    """A shared key (`shared_secret_keys`, or a key required in several secrets) holds one
+    value across namespaces too: JWT_SECRET in one service's namespace differing from another's
+    fails here (differences inside one namespace: test_shared_secrets_consistent)."""
+    require(k8s_namespaces, "the namespaces' secrets could not be compared")
+    read = [look for look in k8s_namespaces.looks if look not in k8s_namespaces.unread]
+    differing = []
+    for key in k8s_cluster.spec.shared_keys:
+        holders: dict[str, list[tuple[str, str]]] = {}
+        for look in read:
+            for secret in look.secrets:
+                if key in secret.digests:
+                    holders.setdefault(secret.digests[key], []).append(
+                        (look.namespace, secret.name)
+                    )
+        spaces = [{namespace for namespace, _ in group} for group in holders.values()]
+        across = any(a != b or len(a) > 1 for i, a in enumerate(spaces) for b in spaces[i + 1 :])
+        if len(holders) > 1 and across:
+            groups = sorted(holders.values(), key=lambda group: (-len(group), group))
+            differing.append((key, groups))
+    unread = [look.namespace for look in k8s_namespaces.unread]
+    if differing:
+        key, groups = differing[0]
+        odd_namespace, odd_secret = groups[-1][0]
+        odd = next(look for look in read if look.namespace == odd_namespace)
+        fail(
+            f"{len(differing)} shared {'key differs' if len(differing) == 1 else 'keys differ'}"
+            " between namespaces: "
+            + "; ".join(
+                f"{k}: "
+                + ", ".join(
+                    f"value {n + 1} in " + " ".join(f"{ns}/{name}" for ns, name in group)
+                    for n, group in enumerate(gs)
+                )
+                for k, gs in differing
+            ),
+            evidence=[
+                "values compared by salted digest within this run; no value is shown",
+                *(f"namespace {ns} was not read: {why}" for ns, why in _unread(k8s_namespaces)),
+            ],
+            secret=odd_secret,
+            namespace=odd_namespace,
+            deployment=readers(odd, odd_secret),
+            **({"context": odd.context} if odd.context else {}),
+        )
+    if unread:
+        raise NotEvaluated(
+            "cannot compare the shared keys across namespaces: "
+            + "; ".join(f"{ns}: {why}" for ns, why in _unread(k8s_namespaces))
+        )
+
+
+def _unread(namespaces: Namespaces) -> list[tuple[str, str]]:
+    return [
+        (look.namespace, look.error or look.unreadable.get("secrets", ""))
+        for look in namespaces.unread
+    ]
 
 
 @pytest.mark.runbook("tls-secret-expiring")
@@ -130,7 +194,11 @@ def test_certificates_ready(
     """Every cert-manager Certificate is Ready (skipped where cert-manager is not installed)."""
     need(k8s_objects, "certificates")
     if k8s_objects.certificates is None:
-        pytest.skip("cert-manager is not installed: certificates.cert-manager.io/v1 is not served")
+        pytest.skip(
+            "cert-manager is not installed: certificates.cert-manager.io/v1 is not served"
+            " (in a snapshot: it holds no Certificate; add them with"
+            f" `kubectl get certificates.cert-manager.io -n {k8s_objects.namespace} -o yaml`)"
+        )
     found = [
         Finding(
             f"certificate/{c.name}",
@@ -139,6 +207,6 @@ def test_certificates_ready(
             {"certificate": c.name, "secret": c.secret},
         )
         for c in k8s_objects.certificates
-        if c.ready is None or c.ready.status != "True"
+        if c.status_known and (c.ready is None or c.ready.status != "True")
     ]
     fail_findings(k8s_objects, found, "not ready", "certificate")

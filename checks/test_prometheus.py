@@ -80,7 +80,12 @@ def test_prometheus_rule(
         ],
         value=_show(worst.value, rule.unit),
         series=worst.label_text(),
+        # The breaching series names the object the steps act on (pod, container, node...).
+        **{name: value for name, value in worst.labels if name in STEP_LABELS},
     )
+
+
+STEP_LABELS = ("namespace", "pod", "container", "node", "deployment", "statefulset", "job")
 
 
 def _outside(value: float, low: float | None, high: float | None) -> bool:

@@ -13,6 +13,8 @@ from vigil.families.tls.probe import CertificateObservation
 from vigil.families.tls.spec import TlsTarget
 from vigil.targets import Target
 
+LAST_TIER_DAYS = 1
+
 
 def _expiry(cert: CertificateObservation) -> str:
     if cert.expired:
@@ -45,6 +47,15 @@ def test_certificate_not_expiring_soon(
 ) -> None:
     """More than `critical_days` (default 7) left before the served certificate expires."""
     _expect_days_left(tls_certificate, certificate.spec.critical_days, "critical")
+
+
+@pytest.mark.runbook("certificate-expiry-imminent")
+def test_certificate_not_expiring_within_a_day(
+    certificate: Target[TlsTarget], tls_certificate: CertificateObservation
+) -> None:
+    """More than a day left before the served certificate expires (the last of the 30, 7 and
+    1 day alert tiers)."""
+    _expect_days_left(tls_certificate, LAST_TIER_DAYS, "last tier")
 
 
 @pytest.mark.runbook("certificate-expired")

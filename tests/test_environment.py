@@ -122,6 +122,7 @@ def test_the_whole_v1_example_loads(tmp_path: Path) -> None:
     made = {kind: [t.name for t in targets] for kind, targets in env.targets.items() if targets}
     assert made == {
         "http_service": ["auth"],
+        "http_status_route": ["auth:429"],  # its 429 belongs to rate-limit-exceeded
         "database": ["main"],
         "sql_assertion": ["main/payouts-stuck-pending"],
         "redis_server": ["cache"],

@@ -87,6 +87,7 @@ REDIS_CHECKS = {
 TLS_EXPIRY_CHECKS = {
     "test_certificate_not_expiring",
     "test_certificate_not_expiring_soon",
+    "test_certificate_not_expiring_within_a_day",
     "test_certificate_not_expired",
 }
 

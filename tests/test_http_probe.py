@@ -13,7 +13,8 @@ import pytest
 from tests.certs import TestCA
 from tests.probing import fetch, load_targets, observe
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
-from vigil.families.http.probe import ComponentReport, HttpResponse
+from vigil.families.http.probe import HttpResponse
+from vigil.families.http.report import ComponentReport
 
 Start = Callable[..., HttpServer]
 

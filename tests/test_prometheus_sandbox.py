@@ -112,7 +112,7 @@ def test_sandbox_sections_in_both_scenarios(
         envs += ["--env", str(write_env(tmp_path, scenario, text))]
     run = run_suite(*envs, "-m", "tls or prometheus or dependencies")
     outcomes = run.outcomes()
-    assert len(outcomes) == 28, run.output  # per scenario: 5 tls, 1 server, 5 rules, 3 providers
+    assert len(outcomes) == 30, run.output  # per scenario: 6 tls, 1 server, 5 rules, 3 providers
     assert run.failed() == FAILING_IN_INCIDENT, run.output
     assert "expires in 5.0 days (critical below 7)" in run.output
     assert INCIDENT_NAME in run.output

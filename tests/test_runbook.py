@@ -39,6 +39,7 @@ BY_SYSTEM = {
         "job",
         "cronjob",
         "certificate",
+        "object",
     },
     "tls": {"host", "port", "days_left", "server_name"},
     "prometheus": {"prometheus_url", "query", "rule"},

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import SuiteRun, write_env
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
 
+SERVICES = ("healthy", "broken", "refused", "hanging", "slow", "degraded")
 DEGRADED_REPORT = {
     "overallStatus": "degraded",
     "checks": [
@@ -88,6 +89,14 @@ def test_exactly_the_faulty_checks_fail(
         "test_latency[mixed/slow]": "failed",
         "test_components_healthy[mixed/healthy]": "passed",
         "test_components_healthy[mixed/degraded]": "failed",
+        # Every service's 429 belongs to rate-limit-exceeded; none answered one. A service
+        # that did not answer at all is reported once, by test_health_endpoint.
+        "test_status_routed[mixed/healthy:429]": "passed",
+        "test_status_routed[mixed/broken:429]": "passed",
+        "test_status_routed[mixed/refused:429]": "skipped",
+        "test_status_routed[mixed/hanging:429]": "skipped",
+        "test_status_routed[mixed/slow:429]": "passed",
+        "test_status_routed[mixed/degraded:429]": "passed",
     }
     assert run.seconds < 15, run.seconds
     out = run.output
@@ -126,9 +135,12 @@ def test_severity_marker_selects_exactly(
     run_suite: Callable[..., SuiteRun], mixed_env: Path
 ) -> None:
     run = run_suite("--env", str(mixed_env), "-m", "sev3")
+    # The service overridden to sev3, and every service's 429 route (rate-limit-exceeded).
+    routes = {f"test_status_routed[mixed/{name}:429]" for name in SERVICES}
     assert set(run.outcomes()) == {
         "test_health_endpoint[mixed/degraded]",
         "test_components_healthy[mixed/degraded]",
+        *routes,
     }
 
 
@@ -143,6 +155,8 @@ def test_two_environments_in_parallel(
     assert run.outcomes() == {
         "test_health_endpoint[a/api]": "passed",
         "test_health_endpoint[b/api]": "passed",
+        "test_status_routed[a/api:429]": "passed",
+        "test_status_routed[b/api:429]": "passed",
     }
 
 
@@ -205,6 +219,7 @@ http:
     run = run_suite("--env", str(good), "--env", str(typo))
     assert run.outcomes() == {
         "test_health_endpoint[good/api]": "passed",
+        "test_status_routed[good/api:429]": "passed",
         "environment[typo]": "failed",
     }, run.output
     assert "runbook: no entry 'authentication-servce-down' in the catalog" in run.output

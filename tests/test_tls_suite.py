@@ -15,6 +15,7 @@ from vigil.sandbox.tls_endpoint import TlsServer
 CHECKS = (
     "test_certificate_not_expiring",
     "test_certificate_not_expiring_soon",
+    "test_certificate_not_expiring_within_a_day",
     "test_certificate_not_expired",
     "test_certificate_trusted",
     "test_certificate_matches_hostname",
@@ -56,6 +57,7 @@ def test_certificates_are_classified_exactly(
         "expired": {
             "test_certificate_not_expiring",
             "test_certificate_not_expiring_soon",
+            "test_certificate_not_expiring_within_a_day",
             "test_certificate_not_expired",
         },
         "wrong-host": {"test_certificate_matches_hostname", "test_certificate_trusted"},

@@ -21,9 +21,11 @@ import yaml
 from vigil import sandbox
 from vigil.environment import catalog_problems, find_environment_files, load_environment
 from vigil.errors import ConfigError, VigilError
+from vigil.families.http.spec import KIND_ENTRY
 from vigil.families.prometheus.presets import PRESETS
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
+from vigil.sources import coverage_lines
 
 # The project: the working directory when it holds the suite (an installed package, as in the
 # container image), else the checkout this package lives in.
@@ -71,7 +73,9 @@ def named_in_environments(paths: list[Path]) -> dict[str, list[str]]:
             continue
         named: list[tuple[str, object]] = []
         for service in (raw.get("http") or {}).get("services") or []:
-            named.append((f"service {service.get('name')}", service.get("runbook")))
+            where = f"service {service.get('name')}"
+            named.append((where, service.get("runbook") or KIND_ENTRY.get(service.get("kind"))))
+            named += [(f"{where} HTTP {code}", e) for code, e in _statuses(service).items()]
         for database in raw.get("postgres") or []:
             for assertion in database.get("assertions") or []:
                 named.append((f"assertion {assertion.get('name')}", assertion.get("runbook")))
@@ -87,6 +91,11 @@ def named_in_environments(paths: list[Path]) -> dict[str, list[str]]:
             if entry_id:
                 found[str(entry_id)].append(f"{path.name}: {where}")
     return found
+
+
+def _statuses(service: dict[str, object]) -> dict[object, object]:
+    routes = service.get("status_runbooks")
+    return routes if isinstance(routes, dict) else {}
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -110,6 +119,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     )
     for entry_id in unknown:
         print(f"error: {', '.join(covered[entry_id])} name unknown entry {entry_id!r}")
+    for line in coverage_lines(ROOT / "docs" / "runbook-sources.md", catalog):
+        print(line)
     return 1 if unknown else 0
 
 

@@ -22,6 +22,7 @@ import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
 from vigil.errors import ConfigError
+from vigil.escalation import EscalationStep
 from vigil.family import Family, families, target_kinds
 from vigil.redact import configured_secrets, redact_text
 from vigil.settings import Model
@@ -42,6 +43,7 @@ class EnvironmentSettings(Model):
     timeout_s: float = Field(default=5, gt=0)
     retries: int = Field(default=0, ge=0, le=10)  # re-observations of a failing check
     retry_delay_s: float = Field(default=1, ge=0, le=300)
+    escalation: list[EscalationStep] = Field(default_factory=list)  # rendered into sev1 steps
 
     @field_validator("vars", mode="before")
     @classmethod

@@ -50,7 +50,10 @@ class Observation(Generic[ObsT]):
     # At most so many observations at once per key, (key, how many): one at a time on a
     # database's one session, a few hundred per HTTP origin. Waiting for a turn is not part
     # of a target's time.
-    queue: Callable[[Target[Any]], tuple[Hashable, int]] | None = None
+    queue: Callable[[Target[Any]], tuple[Hashable, int] | None] | None = None
+    # Made from another observation (the probe awaits `session.observe(...)` of it): it takes
+    # no slot, turn or admission of its own, which the one it waits for needs.
+    derived: bool = False
 
 
 @dataclass(frozen=True)

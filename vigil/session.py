@@ -164,8 +164,11 @@ class ProbeSession:
             await self._prepare(observation.prepare)
         queue = observation.queue(target) if observation.queue is not None else None
         # Waiting for a slot, a turn in a queue or admission is not part of the target's time.
-        async with self._slots, self._queue(queue):
-            await self._admission.admit()
+        async with contextlib.AsyncExitStack() as held:
+            if not observation.derived:
+                await held.enter_async_context(self._slots)
+                await held.enter_async_context(self._queue(queue))
+                await self._admission.admit()
             timeout_s = target.timeout_s
             probe = cast(Callable[..., Any], observation.probe)
             if observation.blocking:

@@ -25,6 +25,7 @@ import yaml
 
 from vigil.families.kubernetes.snapshot import SnapshotError, load_objects
 from vigil.kube_standin import api as kube_api
+from vigil.kube_standin import tables
 from vigil.kube_standin.api import CERT_MANAGER, RESOURCES, Resource
 
 __all__ = ["KubeStandIn", "SnapshotError", "load_objects"]
@@ -223,9 +224,9 @@ class KubeStandIn:
                 message = f'{resource.plural} "{route.name}" not found'
                 details = {"name": route.name, "group": resource.group, "kind": resource.plural}
                 return 404, kube_api.status(404, "NotFound", message, details)
-            return 200, kube_api.table(resource.kind, found, now) if as_table else found[0]
+            return 200, tables.table(resource.kind, found, now) if as_table else found[0]
         if as_table:
-            return 200, kube_api.table(resource.kind, found, now)
+            return 200, tables.table(resource.kind, found, now)
         return 200, {
             "kind": f"{resource.kind}List",
             "apiVersion": route.api_version,

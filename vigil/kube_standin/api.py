@@ -2,8 +2,8 @@
 
 Pure functions over plain dicts (objects as the API server writes them), used by
 `vigil.kube_standin`. Only what a read-only client needs: discovery documents, list
-and get bodies, label and field selectors in their common forms, `meta.k8s.io/v1` Tables for
-`kubectl get`, and `Status` errors shaped like the real server's.
+and get bodies, label and field selectors in their common forms, and `Status` errors shaped
+like the real server's. The Tables `kubectl get` prints from: `tables.py`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-
-from vigil.families.kubernetes.objects import parse_time, short_age
 
 SERVER_VERSION = {
     "major": "1",
@@ -204,84 +201,3 @@ def fields_match(selector: str, obj: dict[str, Any]) -> bool:
         if (field_value(obj, path) == value) != (op != "!="):
             return False
     return True
-
-
-# --- tables (kubectl get) ------------------------------------------------------------------
-
-
-def pod_status_text(pod: dict[str, Any]) -> str:
-    """The STATUS column of `kubectl get pods`: a reason when there is one, else the phase."""
-    status_ = pod.get("status", {})
-    if status_.get("reason"):
-        return str(status_["reason"])
-    text = str(status_.get("phase", "Unknown"))
-    for container in status_.get("containerStatuses", []):
-        state = container.get("state", {})
-        if state.get("waiting", {}).get("reason"):
-            text = state["waiting"]["reason"]
-        elif state.get("terminated", {}).get("reason"):
-            text = state["terminated"]["reason"]
-    if pod.get("metadata", {}).get("deletionTimestamp"):
-        text = "Terminating"
-    return text
-
-
-def _columns(kind: str, obj: dict[str, Any], now: datetime) -> tuple[list[str], list[Any]]:
-    status_ = obj.get("status", {})
-    age = short_age(parse_time(obj.get("metadata", {}).get("creationTimestamp")), now)
-    name = obj.get("metadata", {}).get("name", "")
-    if kind == "Pod":
-        containers = status_.get("containerStatuses", [])
-        ready = sum(1 for c in containers if c.get("ready"))
-        total = len(obj.get("spec", {}).get("containers", [])) or len(containers)
-        restarts = sum(int(c.get("restartCount", 0)) for c in containers)
-        return (
-            ["Name", "Ready", "Status", "Restarts", "Age"],
-            [name, f"{ready}/{total}", pod_status_text(obj), restarts, age],
-        )
-    if kind == "Deployment":
-        desired = obj.get("spec", {}).get("replicas", 1)
-        return (
-            ["Name", "Ready", "Up-to-date", "Available", "Age"],
-            [
-                name,
-                f"{status_.get('readyReplicas', 0)}/{desired}",
-                status_.get("updatedReplicas", 0),
-                status_.get("availableReplicas", 0),
-                age,
-            ],
-        )
-    return ["Name", "Age"], [name, age]
-
-
-def table(kind: str, objects: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    """A `meta.k8s.io/v1` Table, what `kubectl get` prints from (its usual columns)."""
-    names, _ = _columns(kind, {}, now)
-    definitions = [
-        {
-            "name": n,
-            "type": "integer" if n == "Restarts" else "string",
-            "format": "name" if n == "Name" else "",
-            "description": n,
-            "priority": 0,
-        }
-        for n in names
-    ]
-    rows = [
-        {
-            "cells": _columns(kind, obj, now)[1],
-            "object": {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": obj.get("metadata", {}),
-            },
-        }
-        for obj in objects
-    ]
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": "1"},
-        "columnDefinitions": definitions,
-        "rows": rows,
-    }

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
 
+from vigil.escalation import escalation_step
 from vigil.expect import CheckFailed, NotEvaluated
 from vigil.plugin import allure
 from vigil.plugin.state import CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.record import CheckRecord, Outcome
 from vigil.redact import Redactor
 from vigil.runbook import render
+from vigil.severity import Severity
 
 RECORD_ATTRIBUTE = "vigil"  # report.vigil: the record as plain data, across xdist too
 
@@ -66,6 +68,9 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
             record.message = clean(_crash_message(report))
         # Steps are filled with the target's values (its URL, its DSN): masked like the rest.
         record.remediation = [clean(render(step, values)) for step in info.entry.remediation]
+        escalate = escalation_step(info.target.environment.spec.escalation)
+        if escalate and info.severity is Severity.SEV1:  # the check's severity, overrides too
+            record.remediation.append(clean(escalate))
         record.diagnosis = [clean(render(step, values)) for step in info.entry.diagnosis]
         _tell(item, report, info, record, clean)
     elif report.skipped and isinstance(report.longrepr, tuple):

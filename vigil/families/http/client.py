@@ -22,7 +22,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from yarl import URL
@@ -39,6 +39,7 @@ MAX_JSON_DEPTH = 64
 MAX_HEADER_LINE = 8190  # bytes of the status line or of one header
 MAX_HEADERS = 128
 EXCERPT_CHARS = 300
+TEXT_CHARS = 64 * 1024  # of a body kept as text, for text reports and expect_text
 USER_AGENT = "vigil-smoke/0.2"
 
 
@@ -56,7 +57,7 @@ class HttpResponse:
     json_error: str | None = None
     error: str | None = None
     truncated: bool = False  # the body was longer than MAX_BODY_BYTES
-    text: str = ""  # the body as text (at most MAX_BODY_BYTES), secrets masked
+    text: str = field(default="", repr=False)  # the body's first TEXT_CHARS, secrets masked
 
 
 def where(url: str) -> str:
@@ -128,6 +129,7 @@ async def fetch(
     """Send one request (with `content` as its body, if given) and read at most 1 MiB of the
     answer's body, decompressed too, within `timeout_s` in all; never raises."""
     import aiohttp
+
     shown = redact_url(url)
     try:
         request_url, authorization = _split_credentials(url)
@@ -161,7 +163,7 @@ async def fetch(
         return HttpResponse(method, shown, error=reason(exc, url))
     body, decode_error = decompress(raw, encoding)
     truncated = truncated or len(body) >= MAX_BODY_BYTES
-    text = redact_text(body[:MAX_BODY_BYTES].decode("utf-8", errors="replace"))
+    text = body[:MAX_BODY_BYTES].decode("utf-8", errors="replace")
     json_body, json_error = (None, decode_error) if decode_error else parse_json(text, truncated)
     return HttpResponse(
         method=method,
@@ -169,11 +171,11 @@ async def fetch(
         status=status,
         elapsed_ms=elapsed_ms,
         content_type=content_type,
-        body_excerpt=" ".join(text[:EXCERPT_CHARS].split()),
+        body_excerpt=redact_text(" ".join(text[:EXCERPT_CHARS].split())),
         json_body=json_body,
         json_error=json_error,
         truncated=truncated,
-        text=text,
+        text=redact_text(text[:TEXT_CHARS]),
     )
 
 
@@ -257,6 +259,7 @@ def _split_credentials(url: str) -> tuple[URL, str | None]:
 def _os_error(exc: BaseException) -> OSError | None:
     """The operating system's own error behind a transport failure, if there is one."""
     import aiohttp
+
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, aiohttp.ClientConnectorError):
@@ -280,6 +283,7 @@ def reason(exc: BaseException, url: str) -> str:
     """Translate a transport failure into what happened, in words an operator can act on:
     the most specific exception type first."""
     import aiohttp
+
     place = where(url)
     text = redact_text(" ".join(str(exc).split()))[:300]
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):

@@ -3,9 +3,9 @@ stuck rollouts; autoscalers at their maximum; jobs, services, claims, nodes, eve
 secrets and certificates the platform needs.
 
 Settings: `spec.py` (`kubernetes:`). Probe: `probe.py` (the official client: `client.py`;
-objects reduced to facts: `objects.py`, `secrets.py`; dumps: `snapshot.py`). Check logic
-shared by the checks: `findings.py`. Checks: `checks/test_kubernetes.py`,
-`checks/test_kubernetes_secrets.py`.
+objects reduced to facts: `pods.py`, `objects.py`, `fields.py`, `secrets.py`; dumps:
+`snapshot.py`). Check logic shared by the checks: `findings.py`. Checks:
+`checks/test_kubernetes.py`, `checks/test_kubernetes_secrets.py`.
 """
 
 from __future__ import annotations
@@ -47,15 +47,7 @@ FAMILY = Family(
             "k8s_namespace",
             "kubernetes.namespaces",
             namespaces,
-            observations=(
-                Observation(
-                    "k8s_objects",
-                    probe.observe_namespace,
-                    probe.namespace_unobserved,
-                    blocking=True,
-                    prepare=import_apis,
-                ),
-            ),
+            observations=(probe.NAMESPACE,),
         ),
         TargetKind(
             "k8s_cluster",
@@ -68,6 +60,9 @@ FAMILY = Family(
                     probe.cluster_unobserved,
                     blocking=True,
                     prepare=import_apis,
+                ),
+                Observation(
+                    "k8s_namespaces", probe.observe_namespaces, probe.namespaces_unobserved
                 ),
             ),
         ),

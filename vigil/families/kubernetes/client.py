@@ -371,28 +371,33 @@ def _requests(count: int) -> str:
 def snapshot_lists(
     snapshot: Snapshot, listers: dict[str, tuple[str, Lister]], namespace: str
 ) -> dict[str, list[dict[str, Any]] | None]:
-    """The lists as the API would answer them, read from a snapshot in memory. Certificates
-    are "not served" (cert-manager not installed) when the snapshot holds none at all."""
+    """The lists as the API would answer them, read from a snapshot in memory. A kind the
+    snapshot holds no object of at all is None, "not in the snapshot": a dump without
+    Endpoints says nothing about endpoints (and one without Certificates, nothing about
+    cert-manager)."""
+    held = {obj.get("kind") for obj in snapshot.objects}
     items: dict[str, list[dict[str, Any]] | None] = {}
     for name in listers:
         kind = KINDS[name]
-        found = [
+        if kind not in held:
+            items[name] = None
+            continue
+        items[name] = [
             obj
             for obj in snapshot.objects
-            if obj.get("kind") == kind
-            and (not namespace or (obj.get("metadata") or {}).get("namespace") == namespace)
+            if obj.get("kind") == kind and (not namespace or _namespace_of(obj) == namespace)
         ]
-        items[name] = found
-    if "certificates" in items and not any(
-        obj.get("kind") == "Certificate" for obj in snapshot.objects
-    ):
-        items["certificates"] = None
     return items
 
 
 PAGE = 500  # objects per list request; the API hands the rest with a continue token
 MAX_PAGE_BYTES = 64 << 20
 MAX_OBJECTS = 100_000  # per kind and namespace: beyond that, the list says it was cut
+
+
+def _namespace_of(obj: dict[str, Any]) -> Any:
+    metadata = obj.get("metadata")
+    return metadata.get("namespace") if isinstance(metadata, dict) else None
 
 
 def _fetch(call: Lister, api: client.ApiClient, namespace: str, timeout_s: float) -> Any:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from vigil.expect import fail, require
-from vigil.families.kubernetes.objects import ContainerStatus, Pod
+from vigil.families.kubernetes.pods import ContainerStatus, Pod
 from vigil.families.kubernetes.probe import NamespaceObjects
 from vigil.families.kubernetes.secrets import SecretSummary
 
@@ -96,6 +96,10 @@ def pod_finding(
 ) -> Finding:
     """A finding about a pod, naming its workload, with its container states and events."""
     found = {"pod": pod.name, "node": pod.node, "deployment": pod.deployment}
+    if not pod.deployment:
+        # Not a Deployment's pod, or its ReplicaSet is not in view (a dump without them): say
+        # which workload it is, and invent no Deployment name.
+        found["deployment"] = f"<deployment of {pod.workload}>"
     if container is not None:
         found["container"] = container.name
     if pod.owner_kind in ("StatefulSet", "Job", "DaemonSet"):
@@ -121,7 +125,17 @@ def fail_findings(
     )
     if evidence is None:
         evidence = [line for f in ordered[:MAX_EVIDENCE_OBJECTS] for line in f.evidence]
+    evidence = [*evidence, *partial_notes(observed)]
     fail(message, evidence=evidence, **values(observed, **ordered[0].values))
+
+
+def partial_notes(observed: _Observed) -> list[str]:
+    """Evidence lines for the objects of a look that could only be read in part."""
+    notes: tuple[str, ...] = getattr(observed, "partial", ())
+    lines = [f"read partially: {note}" for note in notes[:MAX_EVIDENCE_OBJECTS]]
+    if len(notes) > MAX_EVIDENCE_OBJECTS:
+        lines.append(f"read partially: {len(notes) - MAX_EVIDENCE_OBJECTS} more objects")
+    return lines
 
 
 def days_left(observed: NamespaceObjects) -> list[tuple[SecretSummary, float | None]]:
@@ -138,11 +152,12 @@ def days_left(observed: NamespaceObjects) -> list[tuple[SecretSummary, float | N
 
 
 def readers(observed: NamespaceObjects, secret: str) -> str:
-    """The Deployment (else workload) whose pods read `secret`, for the remediation."""
+    """The Deployment (else workload) whose pods read `secret`, for the remediation; when no
+    pod reads it now, a marker the responder fills in (never an invented name)."""
     for pod in observed.pods:
         if secret in pod.secrets:
             return pod.deployment or pod.owner_name
-    return ""
+    return f"<deployment that reads {secret}>"
 
 
 def unready_pods(observed: NamespaceObjects, kind: str, name: str) -> tuple[str, ...]:

@@ -6,17 +6,21 @@ once, each request bounded by the target's timeout (connections and list calls:
 secrets to key names and salted digests, `kube_secrets`). With `logs: true` it also reads the
 last lines of the previous run of crashing containers, masked. Only GET requests are sent. The
 probe never raises: an unreachable API or a bad kubeconfig sets `error`; a kind the account
-may not list (403) is named in `unreadable` with the permission it lacks.
+may not list (403), or a kind a snapshot does not hold, is named in `unreadable` with what
+would add it. Each object is read on its own: one with a null or malformed field is read
+partially and named in `partial`; it never hides the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -26,10 +30,12 @@ from vigil.families.kubernetes.client import (
     NAMESPACED,
     Connection,
     connection,
+    import_apis,
     in_daemon_threads,
     list_all,
     observed_at,
 )
+from vigil.families.kubernetes.fields import object_name
 from vigil.families.kubernetes.objects import (
     Autoscaler,
     Certificate,
@@ -37,22 +43,22 @@ from vigil.families.kubernetes.objects import (
     Event,
     Job,
     Node,
-    Pod,
     Service,
     Workload,
+    endpoints_by_name,
     read_autoscaler,
     read_certificate,
     read_claim,
     read_event,
     read_job,
     read_node,
-    read_pod,
     read_service,
     read_workload,
-    replicaset_owners,
 )
+from vigil.families.kubernetes.pods import Pod, read_pod, replicaset_owners
 from vigil.families.kubernetes.secrets import SecretSummary, read_secret
 from vigil.families.kubernetes.spec import KubernetesSection
+from vigil.family import Observation
 from vigil.redact import redact_text
 from vigil.session import own_budget
 from vigil.targets import Target
@@ -60,7 +66,14 @@ from vigil.targets import Target
 if TYPE_CHECKING:
     from vigil.session import ProbeSession
 
-__all__ = ["ClusterState", "NamespaceObjects", "observe_cluster", "observe_namespace"]
+__all__ = [
+    "ClusterState",
+    "NamespaceObjects",
+    "Namespaces",
+    "observe_cluster",
+    "observe_namespace",
+    "observe_namespaces",
+]
 EVENTS_PER_POD = 5
 LOG_PODS = 5  # at most this many troubled pods get their log lines read
 LOG_LINES = 10
@@ -84,6 +97,7 @@ class NamespaceObjects:
     jobs: tuple[Job, ...] = ()
     certificates: tuple[Certificate, ...] | None = None  # None: cert-manager is not installed
     unreadable: dict[str, str] = field(default_factory=dict)  # resource -> why not listed
+    partial: tuple[str, ...] = ()  # objects read partially: "pod/web-1: spec is null"
     error: str | None = None
 
 
@@ -95,7 +109,49 @@ class ClusterState:
     observed_at: datetime
     nodes: tuple[Node, ...] = ()
     unreadable: dict[str, str] = field(default_factory=dict)
+    partial: tuple[str, ...] = ()
     error: str | None = None
+
+
+T = TypeVar("T")
+
+
+class Reader:
+    """Reads each object on its own: a malformed one is read partially or, at worst, left out
+    and named; the notes end up in `partial`."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def each(self, read: Callable[[Any], T], objects: Iterable[Any]) -> tuple[T, ...]:
+        found = []
+        for raw in objects:
+            try:
+                item = read(raw)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                self.notes.append(f"{object_name(raw)} could not be read ({type(exc).__name__})")
+                continue
+            notes = getattr(item, "partial", ())
+            if notes:
+                self.notes.append(f"{object_name(raw)}: {'; '.join(notes)}")
+            found.append(item)
+        return tuple(found)
+
+
+def snapshot_gaps(
+    link: Connection, items: dict[str, list[dict[str, Any]] | None], namespace: str
+) -> dict[str, str]:
+    """The kinds a snapshot does not hold, each with the command that would add it: they are
+    not evaluated, never read as empty (no Endpoints is not "no endpoints")."""
+    if link.snapshot is None:
+        return {}
+    scope = f"-n {namespace}" if namespace else ""
+    return {
+        name: f"{name} are not in the snapshot {link.snapshot.path.name}: add them with"
+        f" `kubectl get {name} {scope} -o yaml`".replace("  ", " ")
+        for name, listed in items.items()
+        if listed is None and name != "certificates"  # None there: cert-manager, see below
+    }
 
 
 def namespace_unobserved(target: Target[KubernetesSection], reason: str) -> NamespaceObjects:
@@ -138,7 +194,8 @@ def _observe_namespace(
         return NamespaceObjects(namespace, "", datetime.now(UTC), error=link)
     now = observed_at(link)
     items, unreadable, error = list_all(link, NAMESPACED, namespace, target.timeout_s, deadline)
-    if not error and not unreadable and not any(items.values()):
+    unreadable = {**unreadable, **snapshot_gaps(link, items, namespace)}
+    if not error and not any(items.values()) and (link.snapshot or not unreadable):
         # Listing a namespace that does not exist answers with empty lists, not an error.
         error = (
             f'namespace "{namespace}" holds no pods, services, events or secrets at'
@@ -147,36 +204,42 @@ def _observe_namespace(
     if error:
         return NamespaceObjects(namespace, link.context, now, error=error)
 
-    def raw(resource: str) -> list[dict[str, Any]]:
+    def raw(resource: str) -> list[Any]:
         return items.get(resource) or []
 
-    events = tuple(read_event(e) for e in raw("events"))
-    owners = replicaset_owners(raw("replicasets"))
-    endpoints = {str(e.get("metadata", {}).get("name")): e for e in raw("endpoints")}
-    workloads = [read_workload({"kind": "Deployment", **d}) for d in raw("deployments")]
-    pods = tuple(_with_events(read_pod(p, owners), events, now) for p in raw("pods"))
+    reader = Reader()
+    events = reader.each(read_event, raw("events"))
+    owners = replicaset_owners(r for r in raw("replicasets") if isinstance(r, dict))
+    endpoints = endpoints_by_name(raw("endpoints"))
+    pods = tuple(
+        _with_events(pod, events, now)
+        for pod in reader.each(lambda r: read_pod(r, owners), raw("pods"))
+    )
     if target.spec.logs:
         pods = _with_logs(link, namespace, pods, target.timeout_s, deadline)
+    certificates = items.get("certificates")
     return NamespaceObjects(
         namespace=namespace,
         context=link.context,
         observed_at=now,
         pods=pods,
-        deployments=tuple(workloads),
-        statefulsets=tuple(
-            read_workload({**s, "kind": "StatefulSet"}) for s in raw("statefulsets")
-        ),
-        autoscalers=tuple(read_autoscaler(h) for h in raw("horizontalpodautoscalers")),
+        deployments=reader.each(partial(_workload, "Deployment"), raw("deployments")),
+        statefulsets=reader.each(partial(_workload, "StatefulSet"), raw("statefulsets")),
+        autoscalers=reader.each(read_autoscaler, raw("horizontalpodautoscalers")),
         events=events,
-        services=tuple(read_service(s, endpoints) for s in raw("services")),
-        claims=tuple(read_claim(c, list(events)) for c in raw("persistentvolumeclaims")),
-        secrets=tuple(read_secret(s) for s in raw("secrets")),
-        jobs=tuple(read_job(j) for j in raw("jobs")),
-        certificates=None
-        if items.get("certificates") is None
-        else tuple(read_certificate(c) for c in raw("certificates")),
+        services=reader.each(lambda r: read_service(r, endpoints), raw("services")),
+        claims=reader.each(lambda r: read_claim(r, list(events)), raw("persistentvolumeclaims")),
+        secrets=reader.each(read_secret, raw("secrets")),
+        jobs=reader.each(read_job, raw("jobs")),
+        certificates=None if certificates is None else reader.each(read_certificate, certificates),
         unreadable=unreadable,
+        partial=tuple(reader.notes),
     )
+
+
+def _workload(kind: str, raw: Any) -> Workload:
+    """A Deployment or StatefulSet, whatever `kind` the list gave its items."""
+    return read_workload({**raw, "kind": kind} if isinstance(raw, dict) else raw)
 
 
 def _with_events(pod: Pod, events: tuple[Event, ...], now: datetime) -> Pod:
@@ -204,8 +267,10 @@ def _observe_cluster(target: Target[KubernetesSection], session: ProbeSession) -
     items, unreadable, error = list_all(link, CLUSTER, "", target.timeout_s, deadline)
     if error:
         return ClusterState(link.context, now, error=error)
-    nodes = tuple(read_node(n) for n in items.get("nodes") or [])
-    return ClusterState(link.context, now, nodes, unreadable)
+    reader = Reader()
+    nodes = reader.each(read_node, items.get("nodes") or [])
+    unreadable = {**unreadable, **snapshot_gaps(link, items, "")}
+    return ClusterState(link.context, now, nodes, unreadable, tuple(reader.notes))
 
 
 def _troubled(pod: Pod) -> list[str]:
@@ -266,3 +331,39 @@ def _read_log(
     )
     text = response.data.decode("utf-8", errors="replace")
     return [redact_text(line)[:300] for line in text.splitlines()[-LOG_LINES:]]
+
+
+# The look at one namespace as the family declares it: the cluster-wide comparison awaits
+# these very observations (same fixture, same targets: each namespace is listed once a run).
+NAMESPACE = Observation(
+    "k8s_objects", observe_namespace, namespace_unobserved, blocking=True, prepare=import_apis
+)
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    """Every configured namespace of an environment, as its own look saw it."""
+
+    looks: tuple[NamespaceObjects, ...] = ()
+    error: str | None = None
+
+    @property
+    def unread(self) -> list[NamespaceObjects]:
+        return [look for look in self.looks if look.error or "secrets" in look.unreadable]
+
+
+async def observe_namespaces(
+    target: Target[KubernetesSection], session: ProbeSession
+) -> Namespaces:
+    """The looks at every namespace of the environment, made once each whoever asks first."""
+    namespaces = target.environment.targets.get("k8s_namespace", [])
+    futures = session.observe_all([(NAMESPACE, namespace) for namespace in namespaces])
+    looks = [await asyncio.wrap_future(future) for future in futures]
+    return Namespaces(tuple(looks))
+
+
+def namespaces_unobserved(target: Target[KubernetesSection], reason: str) -> Namespaces:
+    return Namespaces(
+        error=f"the Kubernetes API did not send every namespace's objects within"
+        f" {target.timeout_s:g} s"
+    )

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from vigil.families.kubernetes.objects import parse_time
+from vigil.families.kubernetes.fields import parse_time
 
 
 class SnapshotError(ValueError):

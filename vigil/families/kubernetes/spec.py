@@ -36,6 +36,11 @@ class KubernetesSection(TargetSettings):
         shared = set(self.shared_secret_keys) | {k for k, n in required.items() if n > 1}
         return sorted(shared)
 
+    @property
+    def shared_keys_across(self) -> list[str]:
+        """The shared keys, when there are several namespaces to compare them across."""
+        return self.shared_keys if len(self.namespaces) > 1 else []
+
     @model_validator(mode="after")
     def _one_source(self) -> KubernetesSection:
         sources = [s for s in ("context", "kubeconfig", "snapshot") if getattr(self, s)]
