@@ -104,7 +104,7 @@ def test_json_nested_a_hundred_thousand_deep_is_not_json_not_a_traceback(
     assert response.json_body is None
     assert response.json_error == "the body is not JSON Vigil reads (nested deeper than 64)"
     report = observe("http_components", target)
-    assert report.error == "HTTP 200: the body is not JSON Vigil reads (nested deeper than 64)"
+    assert report.error == "the body is not JSON Vigil reads (nested deeper than 64)"
 
 
 # --- Redis ---------------------------------------------------------------------------------
