@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from vigil.settings import HttpUrl, Model, TargetSettings
+from vigil.settings import FileInWorkingDirectory, HttpUrl, Model, TargetSettings
 
 
 class HttpService(TargetSettings):
@@ -17,7 +17,7 @@ class HttpService(TargetSettings):
     expect_json: dict[str, Any] | None = None
     max_latency_ms: float | None = Field(default=None, gt=0)
     detailed_url: HttpUrl | None = None
-    ca_bundle: str | None = None
+    ca_bundle: FileInWorkingDirectory | None = None
     verify: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
     runbook: str | None = None  # entry for this service being down (default http-service-down)
