@@ -37,6 +37,7 @@ from vigil.families.prometheus.presets import PRESETS
 from vigil.project import Project, find_project, load_team_code
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, suggest_entry
+from vigil.validation import printable
 from vigil.yamlfile import YamlProblem, read_yaml
 
 
@@ -281,7 +282,7 @@ def cmd_env_check(args: argparse.Namespace) -> int:
 
 def _print_unset(path: Path, unset: dict[str, str]) -> None:
     for where, name in unset.items():
-        print(f"{path}: {where}: ${{{name}}} is not set here (not checked)")
+        print(printable(f"{path}: {where}: ${{{name}}} is not set here (not checked)"))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from vigil.errors import ConfigError, VigilError
 from vigil.family import Family, families, target_kinds
 from vigil.settings import FileSetting, Model
 from vigil.targets import Target
-from vigil.validation import describe, did_you_mean
+from vigil.validation import describe, did_you_mean, printable
 from vigil.yamlfile import MAX_FILE_BYTES, YamlProblem, read_yaml
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -360,7 +360,7 @@ def load_environment(
     try:
         raw = read_yaml(path)
     except YamlProblem as exc:
-        raise ConfigError(source, [exc.problem]) from None
+        raise _refused(source, [exc.problem]) from None
     return build_environment(raw, variables, source, path.stem, public, unset)
 
 
@@ -376,11 +376,11 @@ def build_environment(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(source, [f"(top): expected a mapping of sections, got {_kind(raw)}"])
+        raise _refused(source, [f"(top): expected a mapping of sections, got {_kind(raw)}"])
     used: set[str] = set()
     expanded, problems = expand_variables(raw, variables, used=used, unset=unset)
     if problems:
-        raise ConfigError(source, problems)
+        raise _refused(source, problems)
     try:
         spec = spec_model().model_validate(expanded)
     except ValidationError as exc:
@@ -389,13 +389,18 @@ def build_environment(
             problems = [p for p in problems if not _about_unset(p, unset)]
             if not problems:
                 raise NotSetHere(source, unset) from None
-        raise ConfigError(source, problems) from None
+        raise _refused(source, problems) from None
     secrets = frozenset(variables[n] for n in used if n not in public)
     environment = Environment(spec.name or default_name, source, spec, secrets=secrets)
     problems = _make_targets(environment)
     if problems:
-        raise ConfigError(source, problems)
+        raise _refused(source, problems)
     return environment
+
+
+def _refused(source: str, problems: list[str]) -> ConfigError:
+    """The error for a file's problems, each kept to one printable line."""
+    return ConfigError(source, [printable(problem) for problem in problems])
 
 
 def _about_unset(problem: str, unset: Mapping[str, str]) -> bool:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vigil.errors import CatalogError
 from vigil.family import families
 from vigil.settings import SeverityLevel
-from vigil.validation import describe, did_you_mean
+from vigil.validation import describe, did_you_mean, printable
 from vigil.yamlfile import YamlProblem, read_yaml
 
 # Systems of entries that no family observes alone: data-level symptoms, read through SQL
@@ -168,7 +168,7 @@ def _items(path: Path) -> list[tuple[str, Any]]:
     labelled = []
     for index, item in enumerate(raw):
         label = item.get("id", f"[{index}]") if isinstance(item, dict) else f"[{index}]"
-        labelled.append((str(label), item))
+        labelled.append((printable(str(label)), item))
     return labelled
 
 

@@ -66,7 +66,17 @@ def describe(exc: ValidationError, model: type[BaseModel] | None = None) -> list
         message = _message(kind, error, location, model)
         if message not in lines[where]:
             lines[where].append(message)
-    return [f"{where}: {_join_alternatives(messages)}" for where, messages in lines.items()]
+    return [
+        printable(f"{where}: {_join_alternatives(messages)}") for where, messages in lines.items()
+    ]
+
+
+def printable(text: str) -> str:
+    """One line of text: control characters (a newline in a key, an escape sequence) are
+    shown as their escapes, so a problem can neither forge lines nor drive a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def path_text(location: Sequence[str | int]) -> str:

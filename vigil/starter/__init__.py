@@ -38,7 +38,8 @@ def starter_files(name: str) -> dict[str, str]:
 
     templates = resources.files("vigil.starter") / "templates"
     files = {
-        path: (templates / source).read_text(encoding="utf-8")
+        path: (templates / source)
+        .read_text(encoding="utf-8")
         .replace("{{name}}", name)
         .replace("{{version}}", vigil_version())
         for path, source in TEMPLATES.items()
