@@ -4,6 +4,7 @@ its clients with a banner, as an SMTP relay or an SSH server does."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -53,11 +54,8 @@ class BannerServer:
                 client, _ = self.socket.accept()
             except OSError:  # closed
                 return
-            with client:
-                try:
-                    client.sendall(self.banner)
-                except OSError:
-                    pass
+            with client, contextlib.suppress(OSError):  # a client that left is no error
+                client.sendall(self.banner)
 
     def close(self) -> None:
         self.socket.close()

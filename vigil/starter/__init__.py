@@ -36,7 +36,7 @@ def starter_files(name: str) -> dict[str, str]:
     """Every file of the starter repository, by its path, for a project called `name`."""
     from vigil.cli import vigil_version
 
-    templates = resources.files("vigil.starter") / "templates"
+    templates = resources.files("vigil.starter") / "repository-template"
     files = {
         path: (templates / source)
         .read_text(encoding="utf-8")
