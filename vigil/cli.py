@@ -264,6 +264,7 @@ def cmd_env_check(args: argparse.Namespace) -> int:
             print(f"{path}: ok as far as it can be checked without those variables")
             continue
         except ConfigError as exc:
+            _print_unset(path, unset or {})
             for problem in exc.problems:
                 print(f"{path}: {problem}")
             status = 1

@@ -155,12 +155,14 @@ def missing_files(environment: Environment) -> list[str]:
     family reads it."""
     problems = []
     kinds = target_kinds()
+    seen: set[tuple[int, str]] = set()  # a section shared by several targets: once
     for fixture, targets in environment.targets.items():
         for target in targets:
             for name, where in _file_settings(type(target.spec)):
                 value = getattr(target.spec, name, None)
-                if not value:
+                if not value or (id(target.spec), name) in seen:
                     continue
+                seen.add((id(target.spec), name))
                 path = Path(str(value)).expanduser()
                 if not path.is_absolute() and where.relative_to == "environment file":
                     path = Path(environment.source).parent / path

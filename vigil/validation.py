@@ -178,7 +178,8 @@ def _message(
         "finite_number": "must be a finite number",
     }
     if kind in limits:
-        return f"{limits[kind].format(**context)} (got {_show(error.get('input'))})"
+        shown = {k: f"{v:g}" if isinstance(v, float) else v for k, v in context.items()}
+        return f"{limits[kind].format(**shown)} (got {_show(error.get('input'))})"
     return f"{error['msg']} (got {_show(error.get('input'))})"
 
 
