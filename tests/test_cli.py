@@ -170,7 +170,8 @@ def test_env_check_finds_missing_files(project: Path, capsys: pytest.CaptureFixt
         "kubernetes: {snapshot: dump.yaml, namespaces: [shop]}\n"
         "http:\n  services:\n"
         "    - {name: a, url: 'https://127.0.0.1:9/h', ca_bundle: /nonexistent/ca.pem}\n"
-        f"    - {{name: b, url: 'https://127.0.0.1:9/h', ca_bundle: {project}/environments/present-ca.pem}}\n",
+        "    - {name: b, url: 'https://127.0.0.1:9/h',"
+        f" ca_bundle: {project}/environments/present-ca.pem}}\n",
     )
     assert main(["env", "check", "files"]) == 1
     out = capsys.readouterr().out

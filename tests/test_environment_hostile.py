@@ -22,7 +22,7 @@ ALIAS_BOMB = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lo
 )
 PASSWORD = "Zq/9xk2Lw"  # a generated password with an unencoded `/`
 
-BROKEN = {
+BROKEN: dict[str, str | bytes] = {
     "deep-lists": "http: " + "[" * 100_000 + "]" * 100_000 + "\n",
     "deep-mappings": "vars: " + "{a: " * 50_000 + "1" + "}" * 50_000 + "\n",
     "deep-blocks": "".join("  " * i + f"k{i}:\n" for i in range(200)) + "  " * 200 + "x: 1\n",

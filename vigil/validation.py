@@ -58,12 +58,12 @@ def describe(exc: ValidationError, model: type[BaseModel] | None = None) -> list
             location[-1] = str(location[-1])  # a key that is a number, not a list index
         found.append((location, error["type"], dict(error)))
     lines: dict[str, list[str]] = {}
-    for location, kind, error in found:
+    for location, kind, details in found:
         if kind in _TYPE_ERRORS and _deeper_error_exists(location, found):
             continue  # a union branch that did not fit, while another one went further
         where = path_text(location)
         lines.setdefault(where, [])
-        message = _message(kind, error, location, model)
+        message = _message(kind, details, location, model)
         if message not in lines[where]:
             lines[where].append(message)
     return [

@@ -34,7 +34,7 @@ class YamlProblem(Exception):
         self.problem = problem
 
 
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(_Base):  # type: ignore[misc]
     """The safe loader, with scalar constructors that fail as a YAML error on their line."""
 
 
