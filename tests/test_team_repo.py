@@ -57,6 +57,12 @@ class Installed:
         )
 
 
+def pip_into(venv: Path) -> list[str]:
+    python = str(venv / "bin" / "python")
+    return [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-compile",
+            "--disable-pip-version-check"]  # fmt: skip
+
+
 def run(*command: str, cwd: Path) -> None:
     result = subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
@@ -76,14 +82,24 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         else:
             shutil.copy2(origin, source / name)
     dist = work / "dist"
-    # An isolated build (setuptools from the package index), the wheel made from the sdist.
-    run(sys.executable, "-m", "build", "--outdir", str(dist), str(source), cwd=work)
+    # The sdist, then the wheel from it, with the build tools of the dev extras (offline).
+    run(
+        sys.executable,
+        "-m",
+        "build",
+        "--no-isolation",
+        "--outdir",
+        str(dist),
+        str(source),
+        cwd=work,
+    )
     wheel = next(dist.glob("vigil-*.whl"))
     sdist = next(dist.glob("vigil-*.tar.gz"))
     venv = work / "venv"
-    run(sys.executable, "-m", "venv", str(venv), cwd=work)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]
-    run(*pip, "--disable-pip-version-check", str(wheel), cwd=work)
+    run(sys.executable, "-m", "venv", "--without-pip", str(venv), cwd=work)
+    # This process's pip installs into the new virtualenv (--python): Vigil from the wheel,
+    # its dependencies from the package index, as for any user.
+    run(*pip_into(venv), str(wheel), cwd=work)
     installed = Installed(venv, wheel, sdist, work / "team")
     result = installed.command("vigil", "init", "team", cwd=work)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -116,7 +132,10 @@ def test_the_starter_repository(installed: Installed) -> None:
     readme = (team / "README.md").read_text()
     assert "pip install -e ." in readme and "pytest checks --env example" in readme
     # The README's first command: the team's project installs (Vigil is already there).
-    setup = installed.command("python", "-m", "pip", "install", "-q", "--no-compile", "-e", ".")
+    setup = subprocess.run(
+        [*pip_into(installed.venv), "-e", "."],
+        cwd=team, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     assert setup.returncode == 0, setup.stdout + setup.stderr
     # Collecting without --env uses the sandbox's file and starts nothing.
     collected = installed.command("pytest", "checks", "--co", "-q", "-p", "no:cacheprovider")
