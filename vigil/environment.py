@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
+from pydantic import Field, ValidationError, create_model, field_validator
 
 from vigil.errors import ConfigError, VigilError
 from vigil.family import Family, families, target_kinds
-from vigil.settings import FileSetting, Model
+from vigil.settings import Model, file_settings
 from vigil.targets import Target
 from vigil.validation import describe, did_you_mean, printable
 from vigil.yamlfile import MAX_FILE_BYTES, YamlProblem, read_yaml
@@ -158,7 +158,7 @@ def missing_files(environment: Environment) -> list[str]:
     seen: set[tuple[int, str]] = set()  # a section shared by several targets: once
     for fixture, targets in environment.targets.items():
         for target in targets:
-            for name, where in _file_settings(type(target.spec)):
+            for name, where in file_settings(type(target.spec)):
                 value = getattr(target.spec, name, None)
                 if not value or (id(target.spec), name) in seen:
                     continue
@@ -171,26 +171,6 @@ def missing_files(environment: Environment) -> list[str]:
                         f"{kinds[fixture].where} {target.name!r}: {name}: no file {path}"
                     )
     return list(dict.fromkeys(problems))
-
-
-def _file_settings(model: type[Any]) -> Iterator[tuple[str, FileSetting]]:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return
-    for name, info in model.model_fields.items():
-        marker = _file_marker(info.annotation)
-        if marker is not None:
-            yield name, marker
-
-
-def _file_marker(annotation: Any) -> FileSetting | None:
-    for part in getattr(annotation, "__metadata__", ()):
-        if isinstance(part, FileSetting):
-            return part
-    for argument in get_args(annotation):
-        found = _file_marker(argument)
-        if found is not None:
-            return found
-    return None
 
 
 def load_environments(

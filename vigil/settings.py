@@ -7,8 +7,9 @@ setting). `TargetSettings` holds what every target accepts: a severity override 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -58,6 +59,27 @@ class FileSetting:
     directory, as the family that reads it does."""
 
     relative_to: Literal["environment file", "working directory"] = "working directory"
+
+
+def file_settings(model: type[Any]) -> Iterator[tuple[str, FileSetting]]:
+    """The settings of a model that name a file, with their `FileSetting`."""
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return
+    for name, info in model.model_fields.items():
+        marker = _file_marker(info.annotation)
+        if marker is not None:
+            yield name, marker
+
+
+def _file_marker(annotation: Any) -> FileSetting | None:
+    for part in getattr(annotation, "__metadata__", ()):
+        if isinstance(part, FileSetting):
+            return part
+    for argument in get_args(annotation):
+        found = _file_marker(argument)
+        if found is not None:
+            return found
+    return None
 
 
 # A severity as a person writes it: sev1..sev4, SEV-2, P1, high (see vigil.severity).
