@@ -121,3 +121,38 @@ def test_the_command_sees_the_team_family_and_overlay(
     assert "typo.yaml: tcp_ports[0].bannr: unknown key; did you mean banner?" in (
         capsys.readouterr().out
     )
+
+
+def test_a_family_from_an_installed_package(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, relay: BannerServer
+) -> None:
+    """A package declaring the family under the entry point group `vigil.families` needs no
+    conftest: the run and the `vigil` command load it from the installed metadata."""
+    import vigil.family
+    from tests.team_example import example_files
+
+    site = pytester.mkdir("site")  # an installed package: its code and its metadata
+    (site / "families").mkdir()
+    for name in ("families/__init__.py", "families/tcp_port.py"):
+        (site / name).write_text(example_files()[name])
+    info = site / "team_families-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: team-families\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[vigil.families]\ntcp = families.tcp_port:FAMILY\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(vigil.family, "_plugged", None)  # read the entry points afresh
+    repo = pytester.mkdir("repo")
+    (repo / "checks").mkdir()
+    (repo / "checks" / "test_tcp_port.py").write_text(example_files()["checks/test_tcp_port.py"])
+    (repo / "runbooks").mkdir()
+    (repo / "runbooks" / "tcp.yaml").write_text(example_files()["runbooks/tcp.yaml"])
+    (repo / "environments").mkdir()
+    (repo / "environments" / "ports.yaml").write_text(
+        f"tcp_ports:\n  - {{name: relay, host: 127.0.0.1, port: {relay.port}, banner: '220'}}\n"
+    )
+    (repo / "pytest.ini").write_text("[pytest]\n")
+    monkeypatch.chdir(repo)
+    result = run_in_process(pytester, "checks", "--env", "ports", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert "tcp" in {family.name for family in families()}  # installed: not forgotten
+    assert main(["runbook", "show", "tcp-unexpected-banner"]) == 0
