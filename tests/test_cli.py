@@ -236,3 +236,20 @@ def test_init_writes_a_starter_and_keeps_what_exists(
     assert main(["init", str(team)]) == 0
     assert f"kept  {team}/README.md (it exists)" in capsys.readouterr().out
     assert (team / "README.md").read_text() == "ours\n"
+
+
+def test_did_you_mean_an_entry_named_in_a_file(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env_file(
+        project,
+        "one",
+        "http:\n  services:\n    - name: auth\n      url: http://127.0.0.1:9/h\n"
+        "      runbook: authentication-servce-down\n"
+        "      severity: {http-hight-latency: sev3}\n",
+    )
+    assert main(["env", "check", "one"]) == 1
+    out = capsys.readouterr().out
+    assert "runbook: no entry 'authentication-servce-down' in the catalog (did you mean" in out
+    assert "authentication-service-down?)" in out
+    assert "(did you mean http-high-latency?)" in out

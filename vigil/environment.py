@@ -8,9 +8,6 @@ problem is reported as a `ConfigError` naming the file and the key path
 (`http.services[2].url: ...`), in the file's words (`vigil.validation`): whatever a file
 holds (deep nesting, alias bombs, a bad port, unreadable values), reading it ends in an
 `Environment` or in that one-line error (`vigil.yamlfile` bounds the reading).
-
-`load_environments(paths, ...)` loads several files as a run does: a broken file is that
-file's problem, and files that share a `name:` are all reported.
 """
 
 from __future__ import annotations
@@ -141,11 +138,16 @@ def catalog_problems(environment: Environment, known: Collection[str]) -> list[s
             if own and target.catch_all is None:
                 problems.append(f"{where}: runbook: this kind of target takes no runbook")
             elif own and own not in known:
-                problems.append(f"{where}: runbook: no entry {own!r} in the catalog")
+                problems.append(
+                    f"{where}: runbook: no entry {own!r} in the catalog{_guess(own, known)}"
+                )
             overrides = getattr(target.spec, "severity", None)
             for entry_id in overrides if isinstance(overrides, dict) else ():
                 if entry_id not in known:
-                    problems.append(f"{where}: severity: no entry {entry_id!r} in the catalog")
+                    problems.append(
+                        f"{where}: severity: no entry {entry_id!r} in the catalog"
+                        f"{_guess(entry_id, known)}"
+                    )
     return list(dict.fromkeys(problems))
 
 
@@ -171,43 +173,6 @@ def missing_files(environment: Environment) -> list[str]:
                         f"{kinds[fixture].where} {target.name!r}: {name}: no file {path}"
                     )
     return list(dict.fromkeys(problems))
-
-
-def load_environments(
-    paths: list[Path],
-    variables: Mapping[str, str],
-    known_entries: Collection[str],
-    public: Collection[str] = (),
-) -> tuple[list[Environment], list[ConfigError]]:
-    """Load every file as a run does: a broken one is that file's problem and the others
-    load; files that share a `name:` are all reported (which of them is meant cannot be
-    guessed). Never raises for what a file holds."""
-    loaded: list[Environment] = []
-    problems: list[ConfigError] = []
-    for path in paths:
-        try:
-            environment = load_environment(path, variables, public)
-            unknown = catalog_problems(environment, known_entries)
-            if unknown:
-                raise ConfigError(str(path), unknown)
-        except ConfigError as exc:
-            problems.append(exc)
-            continue
-        except Exception as exc:  # a bug must not cost the other environments their run
-            problems.append(
-                ConfigError(str(path), [f"(top): cannot be loaded ({type(exc).__name__})"])
-            )
-            continue
-        loaded.append(environment)
-    environments = []
-    for environment in loaded:
-        others = [e.source for e in loaded if e.name == environment.name and e is not environment]
-        if others:
-            problem = f"name: {environment.name!r} is also the name of {', '.join(others)}"
-            problems.append(ConfigError(environment.source, [problem]))
-        else:
-            environments.append(environment)
-    return environments, problems
 
 
 def expand_variables(
@@ -378,6 +343,11 @@ def build_environment(
     if problems:
         raise _refused(source, problems)
     return environment
+
+
+def _guess(word: str, known: Collection[str]) -> str:
+    guess = did_you_mean(str(word), known)
+    return f" (did you mean {guess}?)" if guess else ""
 
 
 def _refused(source: str, problems: list[str]) -> ConfigError:

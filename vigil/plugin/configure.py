@@ -16,8 +16,12 @@ from typing import Any
 import pytest
 
 from vigil import sandbox
-from vigil.environment import find_environment_files
-from vigil.environment import load_environments as load_environments_of
+from vigil.environment import (
+    Environment,
+    catalog_problems,
+    find_environment_files,
+    load_environment,
+)
 from vigil.errors import CatalogError, ConfigError, VigilError
 from vigil.family import reset_registered
 from vigil.plugin import fixtures
@@ -168,10 +172,30 @@ def load_environments(
     state: RunState, paths: list[Path], variables: dict[str, str], public: set[str]
 ) -> None:
     """Load every file; a broken one is that file's problem, reported as its failed
-    `environment[...]` check, and the others still run (`vigil.environment`)."""
-    environments, problems = load_environments_of(paths, variables, state.catalog, public)
-    state.environments += environments
-    state.problems += problems
+    `environment[...]` check, and the others still run. Files that share a `name:` are all
+    reported (which of them is meant cannot be guessed)."""
+    loaded: list[Environment] = []
+    for path in paths:
+        try:
+            environment = load_environment(path, variables, public)
+            unknown = catalog_problems(environment, state.catalog)
+            if unknown:
+                raise ConfigError(str(path), unknown)
+        except ConfigError as exc:
+            state.problems.append(exc)
+            continue
+        except Exception as exc:  # a bug must not cost the other environments their run
+            problem = f"(top): cannot be loaded ({type(exc).__name__}); this is a bug in Vigil"
+            state.problems.append(ConfigError(str(path), [problem]))
+            continue
+        loaded.append(environment)
+    for environment in loaded:
+        others = [e.source for e in loaded if e.name == environment.name and e is not environment]
+        if others:
+            problem = f"name: {environment.name!r} is also the name of {', '.join(others)}"
+            state.problems.append(ConfigError(environment.source, [problem]))
+        else:
+            state.environments.append(environment)
 
 
 def deadline_at(config: pytest.Config) -> float | None:
