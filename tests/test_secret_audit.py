@@ -1117,8 +1117,8 @@ def test_secrets_reached_the_systems(audit: Audit) -> None:
             "http.services[0].headerz: unknown key",
             "http.services[1].url: must start with http:// or https://",
             "redis[0].url: must start with redis://",
-            "timeout_s: Input should be a valid number",
-            "postgres[0].dsn: Input should be a valid string",
+            "timeout_s: expected a number",
+            "postgres[0].dsn: expected text",
         ):
             assert problem in out, out[-5000:]
     assert audit.runs["serial"].outcomes == audit.runs["parallel"].outcomes

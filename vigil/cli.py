@@ -1,109 +1,169 @@
-"""The `vigil` command: the catalog, environment files and the sandbox, outside pytest.
+"""The `vigil` command: the catalog, environment files, a starter repository and the sandbox.
 
+vigil init DIR                            a team's own repository, ready to run
 vigil runbook coverage [--env NAME ...]   each entry and the checks that cover it
-vigil runbook show ID                     one entry, as the checks render it
+vigil runbook show ID                     one entry, merged with the team's overlays
 vigil runbook markdown                    the whole catalog as Markdown (docs/runbook.md)
 vigil env check [NAME|PATH ...]           validate environment files (default: all)
+vigil env check --no-secrets              ... without the ${VAR}s set (a CI lint job)
 vigil sandbox up [--scenario S] | down | status
+
+It works in the project around the working directory (this repository or a team's, found as
+pytest finds its configuration: `vigil.project`), with the team's families and overlays.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import os
 import sys
 from collections import defaultdict
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from vigil import sandbox
-from vigil.environment import catalog_problems, find_environment_files, load_environment
+from vigil.environment import (
+    Environment,
+    NotSetHere,
+    catalog_problems,
+    find_environment_files,
+    load_environment,
+    missing_files,
+)
 from vigil.errors import ConfigError, VigilError
 from vigil.families.http.spec import KIND_ENTRY
 from vigil.families.prometheus.presets import PRESETS
+from vigil.project import Project, find_project, load_team_code
 from vigil.redact import redact_url
-from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog
+from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, suggest_entry
 from vigil.sources import coverage_lines
-
-# The project: the working directory when it holds the suite (an installed package, as in the
-# container image), else the checkout this package lives in.
-ROOT = (
-    Path.cwd() if (Path.cwd() / "checks" / "runbook.yaml").exists() else DEFAULT_CATALOG.parents[1]
-)
-CHECKS = ROOT / "checks"
-CATALOG = CHECKS / "runbook.yaml"
-ENVIRONMENTS = ROOT / "environments"
+from vigil.validation import printable
+from vigil.yamlfile import YamlProblem, read_yaml
 
 
-def checks_by_entry(directory: Path = CHECKS) -> dict[str, list[str]]:
-    """Map entry id -> the check functions marked `@pytest.mark.runbook("id")`, read statically."""
-    found: dict[str, list[str]] = defaultdict(list)
-    for module in sorted(directory.glob("test_*.py")):
-        tree = ast.parse(module.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for decorator in node.decorator_list:
-                if (
-                    isinstance(decorator, ast.Call)
-                    and isinstance(decorator.func, ast.Attribute)
-                    and decorator.func.attr == "runbook"
-                    and decorator.args
-                    and isinstance(decorator.args[0], ast.Constant)
-                ):
-                    found[str(decorator.args[0].value)].append(f"{module.name}::{node.name}")
+def vigil_version() -> str:
+    try:
+        return version("vigil")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        from vigil import __version__
+
+        return __version__
+
+
+def project() -> Project:
+    """The project around the working directory, with its families registered."""
+    found = find_project()
+    load_team_code(found)
     return found
 
 
-def _environment_paths(names: list[str]) -> list[Path]:
-    if not names:
-        return sorted(ENVIRONMENTS.glob("*.yaml"))
-    return [Path(n) if n.endswith((".yaml", ".yml")) else ENVIRONMENTS / f"{n}.yaml" for n in names]
+def checks_by_entry(directory: Path = DEFAULT_CATALOG.parent) -> dict[str, list[str]]:
+    """Map entry id -> the check functions marked `@pytest.mark.runbook("id")`, read statically
+    from `directory/test_*.py`, following `from vigil.checks.test_x import *` (the modules
+    `vigil init` writes) to the module they collect."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for module in sorted(directory.glob("test_*.py")):
+        for source in _sources(module):
+            for entry_id, function in _runbook_marks(source):
+                found[entry_id].append(f"{module.name}::{function}")
+    return found
+
+
+def _sources(module: Path) -> list[Path]:
+    """A check module and the modules it imports every name of."""
+    sources = [module]
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.names[0].name == "*":
+            try:
+                spec = importlib.util.find_spec(node.module)
+            except (ImportError, ValueError):
+                continue
+            if spec is not None and spec.origin and spec.origin.endswith(".py"):
+                sources.append(Path(spec.origin))
+    return sources
+
+
+def _runbook_marks(source: Path) -> list[tuple[str, str]]:
+    marks = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            if (
+                isinstance(decorator, ast.Call)
+                and isinstance(decorator.func, ast.Attribute)
+                and decorator.func.attr == "runbook"
+                and decorator.args
+                and isinstance(decorator.args[0], ast.Constant)
+            ):
+                marks.append((str(decorator.args[0].value), node.name))
+    return marks
 
 
 def named_in_environments(paths: list[Path]) -> dict[str, list[str]]:
     """Entries named by `runbook:` in environment files (services, assertions, rules, preset
-    tiers), read as plain YAML so that unset variables do not matter here."""
+    tiers), read as plain YAML so that unset variables do not matter here; a file that cannot
+    be read names nothing (`vigil env check` says why)."""
     found: dict[str, list[str]] = defaultdict(list)
     for path in paths:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(raw, dict):
+        try:
+            raw = read_yaml(path)
+        except YamlProblem:
             continue
-        named: list[tuple[str, object]] = []
-        for service in (raw.get("http") or {}).get("services") or []:
-            where = f"service {service.get('name')}"
-            named.append((where, service.get("runbook") or KIND_ENTRY.get(service.get("kind"))))
-            named += [(f"{where} HTTP {code}", e) for code, e in _statuses(service).items()]
-        for database in raw.get("postgres") or []:
-            for assertion in database.get("assertions") or []:
-                named.append((f"assertion {assertion.get('name')}", assertion.get("runbook")))
-        for page in raw.get("status_pages") or []:
-            named.append((f"status page {page.get('name')}", page.get("runbook")))
-        prometheus = raw.get("prometheus") or {}
-        for rule in prometheus.get("rules") or []:
-            named.append((f"rule {rule.get('name')}", rule.get("runbook")))
-        for preset, options in (prometheus.get("presets") or {}).items():
-            for tier in options if isinstance(options, list) else [options]:
-                named.append((f"preset {preset}", (tier or {}).get("runbook")))
-        for where, entry_id in named:
-            if entry_id:
-                found[str(entry_id)].append(f"{path.name}: {where}")
+        if isinstance(raw, dict):
+            for where, entry_id in _named(raw):
+                found[entry_id].append(f"{path.name}: {where}")
     return found
 
 
-def _statuses(service: dict[str, object]) -> dict[object, object]:
+def _named(raw: dict[object, object]) -> list[tuple[str, str]]:
+    def items(value: object) -> list[dict[object, object]]:
+        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+    def section(value: object) -> dict[object, object]:
+        return value if isinstance(value, dict) else {}
+
+    named: list[tuple[str, object]] = []
+    for service in items(section(raw.get("http")).get("services")):
+        where = f"service {service.get('name')}"
+        named.append((where, service.get("runbook") or KIND_ENTRY.get(str(service.get("kind")))))
+        named += [(f"{where} HTTP {code}", e) for code, e in _statuses(service).items()]
+    for database in items(raw.get("postgres")):
+        for assertion in items(database.get("assertions")):
+            named.append((f"assertion {assertion.get('name')}", assertion.get("runbook")))
+    for page in items(raw.get("status_pages")):
+        named.append((f"status page {page.get('name')}", page.get("runbook")))
+    prometheus = section(raw.get("prometheus"))
+    for rule in items(prometheus.get("rules")):
+        named.append((f"rule {rule.get('name')}", rule.get("runbook")))
+    for preset, options in section(prometheus.get("presets")).items():
+        for tier in options if isinstance(options, list) else [options]:
+            named.append((f"preset {preset}", section(tier).get("runbook")))
+    return [(where, str(entry_id)) for where, entry_id in named if entry_id]
+
+
+def _statuses(service: dict[Any, Any]) -> dict[object, object]:
     routes = service.get("status_runbooks")
     return routes if isinstance(routes, dict) else {}
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    catalog = load_catalog(CATALOG)
-    covered = checks_by_entry()
+    here = project()
+    catalog = here.catalog().entries
+    covered = checks_by_entry(here.suite)
     for preset, (_, entry_id, _) in PRESETS.items():
         covered[entry_id].append(f"prometheus preset {preset}")
-    paths = _environment_paths(args.env) if args.env else sorted(ENVIRONMENTS.glob("*.yaml"))
+    try:
+        paths = find_environment_files(args.env, here.environments) if args.env else []
+    except ConfigError as exc:
+        print(f"vigil: {exc.problems[0]}", file=sys.stderr)
+        return 2
+    if not args.env and here.environments.is_dir():
+        paths = sorted(here.environments.glob("*.yaml"))
     for entry_id, places in named_in_environments(paths).items():
         covered[entry_id] += places
     width = max(len(entry_id) for entry_id in catalog)
@@ -118,8 +178,11 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         " environments/ that names them."
     )
     for entry_id in unknown:
-        print(f"error: {', '.join(covered[entry_id])} name unknown entry {entry_id!r}")
-    for line in coverage_lines(ROOT / "docs" / "runbook-sources.md", catalog):
+        print(
+            f"error: {', '.join(covered[entry_id])} name unknown entry {entry_id!r}"
+            f"{suggest_entry(entry_id, catalog)}"
+        )
+    for line in coverage_lines(here.root / "docs" / "runbook-sources.md", catalog):
         print(line)
     return 1 if unknown else 0
 
@@ -141,16 +204,36 @@ def entry_markdown(entry: RunbookEntry) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    entry = load_catalog(CATALOG).get(args.id)
+    catalog = project().catalog()
+    entry = catalog.entries.get(args.id)
     if entry is None:
-        print(f"vigil: no runbook entry {args.id!r}", file=sys.stderr)
+        hint = suggest_entry(args.id, catalog.entries)
+        print(f"vigil: no runbook entry {args.id!r}{hint}", file=sys.stderr)
         return 2
     print(entry_markdown(entry))
+    print("Where each field comes from:\n")
+    origins = catalog.origins.get(entry.id, {})
+    for name in RunbookEntry.model_fields:
+        source = origins.get(name)
+        if source is None:
+            where = "(not given: the default)"
+        elif Path(source) == DEFAULT_CATALOG:
+            where = "built-in catalog"
+        else:
+            where = f"{_shown(Path(source))} (overlay)"
+        print(f"- {name}: {where}")
     return 0
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_markdown(args: argparse.Namespace) -> int:
-    catalog = load_catalog(CATALOG)
+    catalog = project().catalog().entries
     print("# Runbook catalog\n")
     print(
         "Generated from `checks/runbook.yaml` by `vigil runbook markdown`. Placeholders in braces"
@@ -162,38 +245,64 @@ def cmd_markdown(args: argparse.Namespace) -> int:
 
 
 def cmd_env_check(args: argparse.Namespace) -> int:
-    """Validate files as a run would (`--env` rules, variables, catalog entries)."""
-    status = 0
-    running = sandbox.read_state(ROOT)
+    """Validate files as a run would (`--env` rules, variables, catalog entries), and more:
+    the files they name exist, and no two of them share a `name:`."""
+    here = project()
+    running = sandbox.read_state(here.root)
     variables = {**os.environ, **(running["variables"] if running else {})}
+    skipped: list[str] = []
     try:
-        paths = find_environment_files(args.names or ["all"], ENVIRONMENTS)
+        paths = find_environment_files(args.names or ["all"], here.environments, skipped)
     except ConfigError as exc:
         print(f"vigil: {exc.problems[0]}", file=sys.stderr)
         return 2
-    catalog = load_catalog(CATALOG)
+    for note in skipped:
+        print(note)
+    catalog = here.catalog().entries
+    status = 0
+    loaded: dict[Path, Environment] = {}
     for path in paths:
-        if path == ENVIRONMENTS / "sandbox.yaml" and not running:
+        if path == here.environments / "sandbox.yaml" and not running and not args.no_secrets:
             print(f"{path}: skipped (its variables come from the sandbox: vigil sandbox up)")
             continue
+        unset: dict[str, str] | None = {} if args.no_secrets else None
         try:
-            environment = load_environment(path, variables)
-            unknown = catalog_problems(environment, catalog)
-            if unknown:
-                raise ConfigError(str(path), unknown)
+            environment = load_environment(path, variables, unset=unset)
+            problems = catalog_problems(environment, catalog) + missing_files(environment)
+            if problems:
+                raise ConfigError(str(path), problems)
+        except NotSetHere as exc:
+            _print_unset(path, exc.unset)
+            print(f"{path}: ok as far as it can be checked without those variables")
+            continue
         except ConfigError as exc:
+            _print_unset(path, unset or {})
             for problem in exc.problems:
                 print(f"{path}: {problem}")
             status = 1
             continue
-        print(f"{path}: ok (environment {environment.name})")
+        _print_unset(path, unset or {})
+        loaded[path] = environment
+    for path, environment in loaded.items():
+        others = [str(p) for p, e in loaded.items() if e.name == environment.name and p != path]
+        if others:
+            print(f"{path}: name: {environment.name!r} is also the name of {', '.join(others)}")
+            status = 1
+        else:
+            print(f"{path}: ok (environment {environment.name})")
     return status
 
 
+def _print_unset(path: Path, unset: dict[str, str]) -> None:
+    for where, name in unset.items():
+        print(printable(f"{path}: {where}: ${{{name}}} is not set here (not checked)"))
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    root = find_project().root
     if args.action == "up":
-        variables, started = sandbox.ensure(ROOT, args.scenario)
-        state = sandbox.read_state(ROOT) or {}
+        variables, started = sandbox.ensure(root, args.scenario)
+        state = sandbox.read_state(root) or {}
         print(
             f"sandbox {'started' if started else 'already running'}: scenario"
             f" {state.get('scenario')}, pid {state.get('pid')}"
@@ -201,9 +310,9 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         for name, value in sorted(variables.items()):
             print(f"  {name}={redact_url(value)}")
     elif args.action == "down":
-        print("sandbox stopped" if sandbox.stop(ROOT) else "no sandbox was running")
+        print("sandbox stopped" if sandbox.stop(root) else "no sandbox was running")
     else:
-        running = sandbox.read_state(ROOT)
+        running = sandbox.read_state(root)
         print(
             f"sandbox running: scenario {running['scenario']}, pid {running['pid']}"
             if running
@@ -212,11 +321,31 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
+    from vigil.starter import write_starter
+
+    directory = Path(args.directory)
+    written, kept = write_starter(directory)
+    for path in written:
+        print(f"wrote {path}")
+    for path in kept:
+        print(f"kept  {path} (it exists)")
+    print(
+        f"\nNext: cd {directory} && python -m pip install -e . && pytest checks --env example"
+        "\n(README.md in it says more.)"
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"vigil {vigil_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    init = commands.add_parser("init", help="write a starter repository for a team")
+    init.add_argument("directory", help="where to write it (created if need be)")
+    init.set_defaults(run=cmd_init)
     runbook = commands.add_parser("runbook", help="the runbook catalog").add_subparsers(
         dest="action", required=True
     )
@@ -228,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also count assertions and rules in these environment files",
     )
     coverage.set_defaults(run=cmd_coverage)
-    show = runbook.add_parser("show", help="one entry")
+    show = runbook.add_parser("show", help="one entry, and where each field comes from")
     show.add_argument("id")
     show.set_defaults(run=cmd_show)
     runbook.add_parser("markdown", help="the catalog as Markdown").set_defaults(run=cmd_markdown)
@@ -239,17 +368,39 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument(
         "names", nargs="*", help="NAME, PATH.yaml or all, as --env takes them (default: all)"
     )
+    check.add_argument(
+        "--no-secrets",
+        action="store_true",
+        help="check the structure with ${VAR}s unset: each is reported as not set here",
+    )
     check.set_defaults(run=cmd_env_check)
     box = commands.add_parser("sandbox", help="the local sandbox")
     box.add_argument("action", choices=["up", "down", "status"])
     box.add_argument("--scenario", choices=sandbox.SCENARIOS, default=None)
     box.set_defaults(run=cmd_sandbox)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status is returned, never raised (argparse's included)."""
     try:
-        return int(args.run(args))
-    except VigilError as exc:
-        print(f"vigil: {exc}", file=sys.stderr)
-        return 2
+        try:
+            args = parser().parse_args(argv)
+        except SystemExit as exc:  # --version, --help, a usage error
+            return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+        try:
+            status = int(args.run(args))
+        except VigilError as exc:
+            print(f"vigil: {exc}", file=sys.stderr)
+            status = 2
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return status
+    except BrokenPipeError:
+        # `vigil runbook coverage | head -1`: the reader has what it wanted. Stop quietly, as
+        # Unix tools do, and keep the interpreter from complaining when it flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool the pipe stopped
 
 
 if __name__ == "__main__":

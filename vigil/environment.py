@@ -5,7 +5,9 @@
 result against the model (the common keys below, plus one section per registered family:
 `vigil.family`) and returns an `Environment` holding its targets, made once, by kind. Every
 problem is reported as a `ConfigError` naming the file and the key path
-(`http.services[2].url: ...`).
+(`http.services[2].url: ...`), in the file's words (`vigil.validation`): whatever a file
+holds (deep nesting, alias bombs, a bad port, unreadable values), reading it ends in an
+`Environment` or in that one-line error (`vigil.yamlfile` bounds the reading).
 """
 
 from __future__ import annotations
@@ -18,20 +20,31 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, VigilError
 from vigil.escalation import EscalationStep
 from vigil.family import Family, families, target_kinds
-from vigil.redact import configured_secrets, redact_text
-from vigil.settings import Model
+from vigil.redact import configured_secrets
+from vigil.settings import Model, file_settings
 from vigil.targets import Target
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it is installed
+from vigil.validation import describe, did_you_mean, printable
+from vigil.yamlfile import MAX_FILE_BYTES, YamlProblem, read_yaml
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-MAX_FILE_BYTES = 1 << 20
+_TOP_LEVEL_KEY = re.compile(r"^([\"']?)([A-Za-z_][\w.-]*)\1[ \t]*:(?:[ \t]|$)", re.MULTILINE)
+
+__all__ = ["MAX_FILE_BYTES", "Environment", "NotSetHere", "load_environment"]
+
+
+class NotSetHere(VigilError):
+    """A file that is valid as far as it can be checked while some of its `${VAR}`s are not
+    set (`vigil env check --no-secrets`); `unset` maps each key path to its variable."""
+
+    def __init__(self, source: str, unset: Mapping[str, str]) -> None:
+        self.source = source
+        self.unset = dict(unset)
+        super().__init__(f"{source}: variables not set here: {', '.join(self.unset.values())}")
 
 
 class EnvironmentSettings(Model):
@@ -99,7 +112,14 @@ def _make_targets(environment: Environment) -> list[str]:
     for family in families():
         section = environment.spec.section(family.section)
         for kind in family.kinds:
-            made = list(kind.targets(environment, section)) if section is not None else []
+            try:
+                made = list(kind.targets(environment, section)) if section is not None else []
+            except Exception as exc:  # a family's own code (maybe a team's): not the run's end
+                problems.append(
+                    f"{kind.where}: the {family.name} family could not make its targets from"
+                    f" this section ({type(exc).__name__}); this is a bug in the family"
+                )
+                made = []
             environment.targets[kind.fixture] = made
             seen: set[str] = set()
             for target in made:
@@ -121,35 +141,70 @@ def catalog_problems(environment: Environment, known: Collection[str]) -> list[s
             if own and target.catch_all is None:
                 problems.append(f"{where}: runbook: this kind of target takes no runbook")
             elif own and own not in known:
-                problems.append(f"{where}: runbook: no entry {own!r} in the catalog")
+                problems.append(
+                    f"{where}: runbook: no entry {own!r} in the catalog{_guess(own, known)}"
+                )
             overrides = getattr(target.spec, "severity", None)
             for entry_id in overrides if isinstance(overrides, dict) else ():
                 if entry_id not in known:
-                    problems.append(f"{where}: severity: no entry {entry_id!r} in the catalog")
+                    problems.append(
+                        f"{where}: severity: no entry {entry_id!r} in the catalog"
+                        f"{_guess(entry_id, known)}"
+                    )
+    return list(dict.fromkeys(problems))
+
+
+def missing_files(environment: Environment) -> list[str]:
+    """Problems, one per setting naming a file that does not exist (a cluster snapshot, a
+    kubeconfig, a CA bundle: the settings typed with a `FileSetting`), read from where the
+    family reads it."""
+    problems = []
+    kinds = target_kinds()
+    seen: set[tuple[int, str]] = set()  # a section shared by several targets: once
+    for fixture, targets in environment.targets.items():
+        for target in targets:
+            for name, where in file_settings(type(target.spec)):
+                value = getattr(target.spec, name, None)
+                if not value or (id(target.spec), name) in seen:
+                    continue
+                seen.add((id(target.spec), name))
+                path = Path(str(value)).expanduser()
+                if not path.is_absolute() and where.relative_to == "environment file":
+                    path = Path(environment.source).parent / path
+                if not path.is_file():
+                    problems.append(
+                        f"{kinds[fixture].where} {target.name!r}: {name}: no file {path}"
+                    )
     return list(dict.fromkeys(problems))
 
 
 def expand_variables(
-    node: Any, variables: Mapping[str, str], path: str = "", used: set[str] | None = None
+    node: Any,
+    variables: Mapping[str, str],
+    path: str = "",
+    used: set[str] | None = None,
+    unset: dict[str, str] | None = None,
 ) -> tuple[Any, list[str]]:
     """Expand `${VAR}` and `${VAR:-default}` in every string of a YAML tree.
 
     Returns the expanded tree and the list of problems (one per unset variable, with its
     key path); the names of the variables used are added to `used` (their values are masked
-    in every output). A value that is exactly one `${VAR}` keeps its text type; YAML typing is
-    not re-applied, so numbers and booleans must be written literally or coerced by the model.
+    in every output). With `unset` given, an unset variable is no problem: its `${VAR}` stays
+    as written and its key path is recorded there. A value that is exactly one `${VAR}` keeps
+    its text type; YAML typing is not re-applied, so numbers and booleans must be written
+    literally or coerced by the model. The tree was bounded when read (`vigil.yamlfile`).
     """
     problems: list[str] = []
     if isinstance(node, dict):
         out: dict[Any, Any] = {}
         for key, value in node.items():
-            out[key], sub = expand_variables(value, variables, _join(path, str(key)), used)
+            out[key], sub = expand_variables(value, variables, _join(path, str(key)), used, unset)
             problems += sub
         return out, problems
     if isinstance(node, list):
         items = []
         for index, value in enumerate(node):
-            item, sub = expand_variables(value, variables, f"{path}[{index}]", used)
+            item, sub = expand_variables(value, variables, f"{path}[{index}]", used, unset)
             items.append(item)
             problems += sub
         return items, problems
@@ -163,6 +218,9 @@ def expand_variables(
                 return variables[name]
             if default is not None:
                 return default
+            if unset is not None:
+                unset[path or "(top)"] = name
+                return match.group(0)
             problems.append(
                 f"{path or '(top)'}: environment variable {name} is not set"
                 f" (set it, or write ${{{name}:-default}})"
@@ -173,16 +231,25 @@ def expand_variables(
     return node, problems
 
 
-def find_environment_files(args: list[str], directory: Path) -> list[Path]:
+def find_environment_files(
+    args: list[str], directory: Path, skipped: list[str] | None = None
+) -> list[Path]:
     """Environment files from `--env` values: NAME (`directory/NAME.yaml`), a PATH.yaml, or
-    `all` (every `*.yaml` of `directory` but `*.example.yaml`); the default is the sandbox.
+    `all` (every `*.yaml` of `directory` but `*.example.yaml` and files that are not
+    environment files, each named in `skipped` with the reason); the default is the sandbox.
     Raises `ConfigError` naming the value that finds no file."""
     paths: list[Path] = []
     for arg in args or ["sandbox"]:
         if arg == "all":
-            found = sorted(
-                p for p in directory.glob("*.yaml") if not p.name.endswith(".example.yaml")
-            )
+            found = []
+            for path in sorted(directory.glob("*.yaml")):
+                if path.name.endswith(".example.yaml"):
+                    continue
+                reason = not_environment(path)
+                if reason is None:
+                    found.append(path)
+                elif skipped is not None:
+                    skipped.append(f"{path}: skipped, {reason}")
             if not found:
                 raise ConfigError(str(directory), [f"all: no environment files in {directory}"])
             paths += found
@@ -191,41 +258,60 @@ def find_environment_files(args: list[str], directory: Path) -> list[Path]:
         else:
             path = directory / f"{arg}.yaml"
             if not path.exists():
-                known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
-                raise ConfigError(str(path), [f"{arg}: there is no {path} (known: {known})"])
+                known = sorted(p.stem for p in directory.glob("*.yaml"))
+                guess = did_you_mean(arg, known)
+                hint = f"did you mean {guess}? " if guess else ""
+                raise ConfigError(
+                    str(path),
+                    [f"{arg}: there is no {path} ({hint}known: {', '.join(known) or 'none'})"],
+                )
             paths.append(path)
     return list(dict.fromkeys(paths))
 
 
+def top_level_keys() -> set[str]:
+    """The keys an environment file may have at its top: the common ones and the sections."""
+    return set(spec_model().model_fields)
+
+
+def not_environment(path: Path) -> str | None:
+    """Why a file found by `--env all` is not an environment file (a cluster dump saved next
+    to them, say), or None when it may be one. Read as text, never parsed: a broken
+    environment file must still be loaded, and reported."""
+    try:
+        with path.open("rb") as handle:
+            text = handle.read(MAX_FILE_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return None  # loading it will say what is wrong
+    keys = [match.group(2) for match in _TOP_LEVEL_KEY.finditer(text)]
+    if {"apiVersion", "kind"} & set(keys):
+        return "not an environment file (apiVersion/kind at the top: a Kubernetes object)"
+    known = top_level_keys()
+    if keys and not known & set(keys):
+        guesses = [f"{key} -> {g}" for key in keys if (g := did_you_mean(key, known))]
+        hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
+        return f"not an environment file (no known top-level key{hint})"
+    return None
+
+
 def load_environment(
-    path: Path, variables: Mapping[str, str], public: Collection[str] = ()
+    path: Path,
+    variables: Mapping[str, str],
+    public: Collection[str] = (),
+    unset: dict[str, str] | None = None,
 ) -> Environment:
     """Read, expand and validate one environment file; raise `ConfigError` on any problem.
 
     The values of the variables it uses become the environment's secrets, masked in every
-    output, but for the `public` ones (the sandbox's own addresses, say)."""
+    output, but for the `public` ones (the sandbox's own addresses, say). With `unset` given,
+    unset variables are recorded there instead of being problems (`NotSetHere` when the file
+    cannot be made into an environment without them)."""
     source = str(path)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot read the file: {exc.strerror or exc}"]) from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(
-            source, [f"(top): the file is larger than {MAX_FILE_BYTES // 1024} KiB; not read"]
-        )
-    try:
-        raw = yaml.load(data.decode("utf-8"), Loader=_Loader)
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, [f"(top): not UTF-8 text ({exc.reason})"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [f"{where}not valid YAML: {problem}"]) from None
-    except RecursionError:
-        raise ConfigError(source, ["(top): nested too deeply to be an environment file"]) from None
-    return build_environment(raw, variables, source, path.stem, public)
+        raw = read_yaml(path)
+    except YamlProblem as exc:
+        raise _refused(source, [exc.problem]) from None
+    return build_environment(raw, variables, source, path.stem, public, unset)
 
 
 def build_environment(
@@ -234,60 +320,50 @@ def build_environment(
     source: str,
     default_name: str,
     public: Collection[str] = (),
+    unset: dict[str, str] | None = None,
 ) -> Environment:
     """Expand, validate and make the targets of an environment read from `source`."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(source, [f"(top): expected a mapping of sections, got {_kind(raw)}"])
+        raise _refused(source, [f"(top): expected a mapping of sections, got {_kind(raw)}"])
     used: set[str] = set()
-    try:
-        expanded, problems = expand_variables(raw, variables, used=used)
-    except RecursionError:
-        raise ConfigError(source, ["(top): nested too deeply to be an environment file"]) from None
+    expanded, problems = expand_variables(raw, variables, used=used, unset=unset)
     if problems:
-        raise ConfigError(source, problems)
+        raise _refused(source, problems)
     try:
         spec = spec_model().model_validate(expanded)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
+        problems = describe(exc, spec_model())
+        if unset:
+            problems = [p for p in problems if not _about_unset(p, unset)]
+            if not problems:
+                raise NotSetHere(source, unset) from None
+        raise _refused(source, problems) from None
     secrets = frozenset(variables[n] for n in used if n not in public) | configured_secrets(spec)
     environment = Environment(spec.name or default_name, source, spec, secrets=secrets)
     problems = _make_targets(environment)
     if problems:
-        raise ConfigError(source, problems)
+        raise _refused(source, problems)
     return environment
 
 
-def _describe(error: Any) -> str:
-    location = ""
-    for part in error["loc"]:
-        if isinstance(part, int):
-            location += f"[{part}]"
-        elif part in ("str", "dict[str,str]") or str(part).startswith(("literal[", "function-")):
-            continue  # union branches are pydantic's bookkeeping, not the user's keys
-        else:
-            location = _join(location, str(part))
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        message = "unknown key (check the spelling; see the environment file reference)"
-    elif kind == "missing":
-        message = "required key is missing"
-    else:
-        message = error["msg"]
-        if kind not in ("value_error", "assertion_error") and "input" in error:
-            message += f" (got {_show(error['input'])})"
-        message = message.removeprefix("Value error, ")
-    return f"{location or '(top)'}: {message}"
+def _guess(word: str, known: Collection[str]) -> str:
+    guess = did_you_mean(str(word), known)
+    return f" (did you mean {guess}?)" if guess else ""
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, dict):  # a mapping where a value belongs may hold any secret
-        return f"a mapping with keys {', '.join(map(str, value))}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    text = redact_text(repr(value))
-    return text if len(text) <= 60 else text[:57] + "..."
+def _refused(source: str, problems: list[str]) -> ConfigError:
+    """The error for a file's problems, each kept to one printable line."""
+    return ConfigError(source, [printable(problem) for problem in problems])
+
+
+def _about_unset(problem: str, unset: Mapping[str, str]) -> bool:
+    """Whether a problem is at (or around) a value holding a variable not set here."""
+    where = problem.split(": ", 1)[0]
+    return any(
+        where == path or path.startswith((f"{where}.", f"{where}[")) for path in unset
+    ) or any(where.startswith((f"{path}.", f"{path}[")) for path in unset)
 
 
 def _kind(value: Any) -> str:

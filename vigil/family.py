@@ -6,7 +6,8 @@ own `runbook:` may replace), and for each kind the observations a probe makes of
 Everything else is generated from the declarations: the environment file's model, the
 target and observation fixtures checks ask for, the system markers, the lookups of the
 plugin and the CLI. The built-in families live in `vigil/families/`; a team adds one with
-`vigil.api.register_family` (see docs/extending.md).
+`vigil.api.register_family` in its suite's conftest.py, or ships it in a package through the
+entry point group `vigil.families` (see docs/extending.md).
 
     Family(name="http", section="http", settings=HttpSection, kinds=(
         TargetKind("http_service", "http.services", make_services,
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vigil.errors import VigilError
@@ -75,37 +78,93 @@ class Family:
     section: str  # the top-level key of environment files
     settings: Any  # the section's type: a model, or list[Model]
     kinds: tuple[TargetKind, ...]
+    # Its runbook entries (a YAML list, as checks/runbook.yaml), merged over the built-in
+    # catalog before the team's own overlays; entries may also live in those overlays alone.
+    catalog: Path | None = None
 
 
 class FamilyError(VigilError):
     """A family declaration clashes with another one or is incomplete."""
 
 
-_registered: dict[str, Family] = {}
+ENTRY_POINT_GROUP = "vigil.families"
+
+_registered: dict[str, Family] = {}  # by register_family, for this run (reset_registered)
+_plugged: dict[str, Family] | None = None  # from installed packages' entry points, once
 
 
 def register_family(family: Family) -> None:
-    """Add a team's family. Names, sections and fixtures must not clash with any other."""
-    taken = {
-        **{f.name: f"family {f.name}" for f in families()},
-        **{f.section: f"the section of family {f.name}" for f in families()},
-        **{name: f"a fixture of family {kind_of(name)}" for name in fixture_names()},
-    }
-    for name in (family.name, family.section):
-        if name in taken and _registered.get(family.name) is not family:
-            raise FamilyError(f"family {family.name}: {name!r} is already {taken[name]}")
-    for kind in family.kinds:
-        for fixture in (kind.fixture, *(o.fixture for o in kind.observations)):
-            if fixture in taken and _registered.get(family.name) is not family:
-                raise FamilyError(f"family {family.name}: fixture {fixture!r} is already taken")
+    """Add a team's family (from the suite's conftest.py; before the run is configured).
+
+    Registering a family of a name already registered replaces it (a conftest imported again
+    by a second run in one process). Its name, section and fixtures must not clash with any
+    other family's; a `FamilyError` says which."""
+    if not isinstance(family, Family):
+        raise FamilyError(f"register_family takes a vigil.api.Family, got {type(family).__name__}")
+    replaced = _registered.get(family.name)
+    _check_clashes(family, [f for f in families() if f is not replaced])
     _registered[family.name] = family
 
 
+def reset_registered() -> None:
+    """Forget the families registered with `register_family` (at the end of a run)."""
+    _registered.clear()
+
+
+def _check_clashes(family: Family, others: list[Family]) -> None:
+    taken = {
+        **{f.name: f"family {f.name}" for f in others},
+        **{f.section: f"the section of family {f.name}" for f in others},
+        **{
+            fixture: f"a fixture of family {f.name}"
+            for f in others
+            for kind in f.kinds
+            for fixture in (kind.fixture, *(o.fixture for o in kind.observations))
+        },
+    }
+    for what, name in (("name", family.name), ("section", family.section)):
+        if name in taken:
+            raise FamilyError(f"family {family.name}: its {what} {name!r} is already {taken[name]}")
+    for kind in family.kinds:
+        for fixture in (kind.fixture, *(o.fixture for o in kind.observations)):
+            if fixture in taken:
+                raise FamilyError(
+                    f"family {family.name}: fixture {fixture!r} is already {taken[fixture]}"
+                )
+
+
+def plugged_families() -> list[Family]:
+    """Families installed packages declare under the entry point group `vigil.families`
+    (each entry point names a `Family`), loaded once."""
+    global _plugged
+    if _plugged is None:
+        from vigil.families import BUILTIN
+
+        found: dict[str, Family] = {}
+        for point in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                family = point.load()
+            except Exception as exc:
+                raise FamilyError(
+                    f"entry point {point.name} = {point.value} ({ENTRY_POINT_GROUP}) cannot be"
+                    f" loaded: {type(exc).__name__}: {exc}"
+                ) from exc
+            if not isinstance(family, Family):
+                raise FamilyError(
+                    f"entry point {point.name} = {point.value} ({ENTRY_POINT_GROUP}) is not a"
+                    f" vigil.api.Family but {type(family).__name__}"
+                )
+            _check_clashes(family, [*BUILTIN, *found.values()])
+            found[family.name] = family
+        _plugged = found
+    return list(_plugged.values())
+
+
 def families() -> list[Family]:
-    """The built-in families, then the ones teams registered."""
+    """The built-in families, those installed packages declare, then the ones registered."""
     from vigil.families import BUILTIN
 
-    return [*BUILTIN, *_registered.values()]
+    return [*BUILTIN, *plugged_families(), *_registered.values()]
 
 
 def target_kinds() -> dict[str, TargetKind]:

@@ -16,12 +16,18 @@ from typing import Any
 import pytest
 
 from vigil import sandbox
-from vigil.environment import catalog_problems, find_environment_files, load_environment
+from vigil.environment import (
+    Environment,
+    catalog_problems,
+    find_environment_files,
+    load_environment,
+)
 from vigil.errors import CatalogError, ConfigError, VigilError
+from vigil.family import reset_registered
 from vigil.plugin import fixtures
 from vigil.plugin.state import STATE_KEY, RunState
 from vigil.redact import Redactor
-from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, load_catalog, systems
+from vigil.runbook import RunbookEntry, merged_catalog, overlay_files, systems
 from vigil.severity import Severity
 from vigil.worker import run_probes
 
@@ -87,25 +93,47 @@ def is_suite_run(config: pytest.Config) -> bool:
 
 
 def catalog(config: pytest.Config) -> dict[str, RunbookEntry]:
-    own = ini_path(config, "vigil_suite") / "runbook.yaml"
+    """The built-in catalog, the families' entries, and the team's overlays by id (the ini
+    option `vigil_catalog`; its default, `runbooks`, may be absent)."""
+    places = [
+        Path(config.rootpath, place)
+        for place in config.getini("vigil_catalog")
+        if place != "runbooks" or Path(config.rootpath, place).exists()
+    ]
     try:
-        return load_catalog(own if own.exists() else DEFAULT_CATALOG)
+        return merged_catalog(overlay_files(places)).entries
     except CatalogError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
-def resolve_environment_paths(args: list[str], directory: Path) -> list[Path]:
+def resolve_environment_paths(
+    args: list[str], directory: Path, skipped: list[str] | None = None
+) -> list[Path]:
     """`--env` values as files (see `vigil.environment.find_environment_files`)."""
     try:
-        return find_environment_files(args, directory)
+        return find_environment_files(args, directory, skipped)
     except ConfigError as exc:
         raise pytest.UsageError(f"--env {exc.problems[0]}") from None
 
 
 def environment_paths(config: pytest.Config) -> list[Path]:
-    return resolve_environment_paths(
-        config.getoption("env"), ini_path(config, "vigil_environments")
+    skipped: list[str] = []
+    paths = resolve_environment_paths(
+        config.getoption("env"), ini_path(config, "vigil_environments"), skipped
     )
+    if skipped and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(SkippedFiles(skipped), "vigil-skipped-files")
+    return paths
+
+
+class SkippedFiles:
+    """Says, before the run, which files `--env all` passed over and why."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+
+    def pytest_report_header(self) -> list[str]:
+        return [f"vigil: {note}" for note in self.notes]
 
 
 def sandbox_home(config: pytest.Config) -> Path:
@@ -148,15 +176,19 @@ def load_environments(
     """Load every file; a broken one is that file's problem, reported as its failed
     `environment[...]` check, and the others still run. Files that share a `name:` are all
     reported (which of them is meant cannot be guessed)."""
-    loaded = []
+    loaded: list[Environment] = []
     for path in paths:
         try:
             environment = load_environment(path, variables, public)
-            problems = catalog_problems(environment, state.catalog)
-            if problems:
-                raise ConfigError(str(path), problems)
+            unknown = catalog_problems(environment, state.catalog)
+            if unknown:
+                raise ConfigError(str(path), unknown)
         except ConfigError as exc:
             state.problems.append(exc)
+            continue
+        except Exception as exc:  # a bug must not cost the other environments their run
+            problem = f"(top): cannot be loaded ({type(exc).__name__}); this is a bug in Vigil"
+            state.problems.append(ConfigError(str(path), [problem]))
             continue
         loaded.append(environment)
     for environment in loaded:
@@ -177,6 +209,9 @@ def deadline_at(config: pytest.Config) -> float | None:
 
 
 def unconfigure(config: pytest.Config) -> None:
+    # The families a conftest registered are this run's: a second run in one process
+    # imports its conftest again and registers them anew.
+    reset_registered()
     state = config.stash.get(STATE_KEY, None)
     if state is None:
         return

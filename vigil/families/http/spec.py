@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vigil.families.http.formats import VAULT_STATUS, HealthFormat
 from vigil.families.http.report import Level
-from vigil.settings import HttpUrl, Model, TargetSettings
+from vigil.settings import FileInWorkingDirectory, HttpUrl, Model, TargetSettings
 
 if TYPE_CHECKING:
     from vigil.targets import Target
@@ -76,7 +76,7 @@ class HttpService(TargetSettings):
     runbook: str | None = None  # entry for this service failing (default: by `kind`)
     deployment: str | None = None  # the Deployment serving it, for remediation commands
     status_page: HttpUrl | None = None  # the provider's status page, for remediation
-    ca_bundle: str | None = None
+    ca_bundle: FileInWorkingDirectory | None = None
     verify: bool = True
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

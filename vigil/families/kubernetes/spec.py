@@ -7,7 +7,7 @@ from collections import Counter
 
 from pydantic import Field, model_validator
 
-from vigil.settings import TargetSettings
+from vigil.settings import FileNextToEnvironment, TargetSettings
 
 
 class KubernetesSection(TargetSettings):
@@ -15,9 +15,9 @@ class KubernetesSection(TargetSettings):
     namespaces to check, and the thresholds."""
 
     context: str | None = None
-    kubeconfig: str | None = None
+    kubeconfig: FileNextToEnvironment | None = None
     in_cluster: bool = False
-    snapshot: str | None = None
+    snapshot: FileNextToEnvironment | None = None
     namespaces: list[str] = Field(default_factory=list)
     max_restarts: int = Field(default=5, ge=0)
     pending_grace_s: float = Field(default=300, ge=0)

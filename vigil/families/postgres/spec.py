@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vigil.settings import Bounded, TargetSettings
+from vigil.settings import Bounded, ServiceAddress, TargetSettings
 
 
 class SqlAssertion(Bounded):
@@ -15,7 +15,7 @@ class SqlAssertion(Bounded):
 
 class PostgresTarget(TargetSettings):
     name: str
-    dsn: str
+    dsn: ServiceAddress
     role: Literal["primary", "replica"] | None = None
     max_connection_usage: float = Field(default=0.8, gt=0, le=1)
     critical_connection_usage: float = Field(default=0.95, gt=0, le=1)

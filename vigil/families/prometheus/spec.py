@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from vigil.families.prometheus.presets import expand_presets
-from vigil.settings import Bounded, HttpUrl, TargetSettings
+from vigil.settings import Bounded, FileInWorkingDirectory, HttpUrl, TargetSettings
 
 
 class PrometheusRule(Bounded):
@@ -22,7 +22,7 @@ class PrometheusSection(TargetSettings):
     rules: list[PrometheusRule] = Field(default_factory=list)
     presets: dict[str, Any] = Field(default_factory=dict)  # see presets.py
     headers: dict[str, str] = Field(default_factory=dict)
-    ca_bundle: str | None = None
+    ca_bundle: FileInWorkingDirectory | None = None
 
     @field_validator("presets")
     @classmethod

@@ -7,12 +7,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from vigil.redact import redact_text
-from vigil.settings import TargetSettings
+from vigil.settings import FileInWorkingDirectory, ServiceAddress, TargetSettings
 
 
 class RedisTarget(TargetSettings):
     name: str
-    url: str
+    url: ServiceAddress
     role: Literal["primary", "replica"] | None = None
     max_memory_usage: float = Field(default=0.9, gt=0, le=1)
     max_latency_ms: float | None = Field(default=None, gt=0)
@@ -22,7 +22,7 @@ class RedisTarget(TargetSettings):
     min_replicas: int | None = Field(default=None, ge=0)
     min_cache_hit_ratio: float | None = Field(default=None, gt=0, le=1)
     max_save_age_h: float | None = Field(default=None, gt=0)
-    ca_bundle: str | None = None
+    ca_bundle: FileInWorkingDirectory | None = None
 
     @field_validator("url")
     @classmethod

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vigil.settings import TargetSettings
+from vigil.settings import FileInWorkingDirectory, TargetSettings
 
 
 class TlsTarget(TargetSettings):
@@ -15,7 +15,7 @@ class TlsTarget(TargetSettings):
     name: str | None = None
     warn_days: float = Field(default=30, ge=0)
     critical_days: float = Field(default=7, ge=0)
-    ca_bundle: str | None = None
+    ca_bundle: FileInWorkingDirectory | None = None
     server_name: str | None = None
     starttls: Literal["postgres"] | None = None
 
