@@ -17,7 +17,7 @@ from vigil.targets import Target
 def test_health_endpoint(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health endpoint answers with an expected status (default: any 2xx)."""
     if http_response.error:  # no answer at all is this symptom, not a reason to skip it
-        fail(f"{http_response.method} {http_response.url} got no response: {http_response.error}")
+        fail(f"no response: {http_response.error} ({http_response.method} {http_response.url})")
     expected = http_service.spec.expect_status
     status = http_response.status or 0  # set whenever there is no error
     if (expected and status not in expected) or (not expected and not 200 <= status < 300):
@@ -33,9 +33,9 @@ def test_health_endpoint(http_service: Target[HttpService], http_response: HttpR
 @pytest.mark.requires("expect_json")
 def test_health_body(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health body is JSON and carries the expected values (`expect_json`)."""
-    require(http_response, f"{http_response.method} {http_response.url} got no response")
+    require(http_response, f"no response from {http_response.method} {http_response.url}")
     if http_response.json_error:
-        fail(f"HTTP {http_response.status} from {http_response.url}: {http_response.json_error}")
+        fail(f"{http_response.json_error} (HTTP {http_response.status} from {http_response.url})")
     body = http_response.json_body
     wrong = [
         f"{key}={body.get(key)!r} (expected {want!r})"
@@ -46,7 +46,7 @@ def test_health_body(http_service: Target[HttpService], http_response: HttpRespo
     ]
     if wrong:
         fail(
-            f"health body of {http_response.url}: {'; '.join(wrong)}",
+            f"health body: {'; '.join(wrong)} ({http_response.url})",
             evidence=[f"body: {http_response.body_excerpt}"],
             status=http_response.status,
         )
@@ -60,7 +60,7 @@ def test_latency(http_service: Target[HttpService], http_response: HttpResponse)
     require(http_response, f"no latency to measure (max {limit:g} ms)")
     if (http_response.elapsed_ms or 0) > limit:
         fail(
-            f"{http_response.url} answered in {http_response.elapsed_ms:.0f} ms (max {limit:g} ms)"
+            f"answered in {http_response.elapsed_ms:.0f} ms (max {limit:g} ms): {http_response.url}"
         )
 
 
@@ -78,7 +78,7 @@ def test_components_healthy(
     if bad or overall_bad:
         names = ", ".join(f"{c.name} is {c.status}" for c in bad) or "no component named"
         fail(
-            f"{url} reports overall status {overall!r}: {names}",
+            f"overall status {overall!r}: {names} ({url})",
             evidence=[
                 f"{c.name}: {c.status}" + (f" ({c.response_time})" if c.response_time else "")
                 for c in http_components.components

@@ -17,7 +17,7 @@ from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
 
 from vigil.expect import CheckFailed, NotEvaluated
 from vigil.plugin import allure
-from vigil.plugin.state import CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
+from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.record import CheckRecord, Outcome
 from vigil.redact import Redactor
 from vigil.runbook import render
@@ -54,7 +54,9 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
     record = _record(item, info, report)
     error = call.excinfo.value if call.excinfo is not None else None
     if report.failed:
-        values = info.target.template_values()
+        # Names and vars are one line each in a step: a newline in a target's name must not
+        # forge a numbered step of its own.
+        values = {k: clean(v, newlines=False) for k, v in info.target.template_values().items()}
         if isinstance(error, CheckFailed):
             values.update({k: clean(v, newlines=False) for k, v in error.values.items()})
             record.evidence = [clean(line) for line in error.evidence]
@@ -64,12 +66,27 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
                 record.message = f"not evaluated: {record.message}"
         else:
             record.message = clean(_crash_message(report))
+        _clean_exception(error, record.message)
         record.remediation = [render(step, values) for step in info.entry.remediation]
         record.diagnosis = [render(step, values) for step in info.entry.diagnosis]
         _tell(item, report, info, record, clean)
     elif report.skipped and isinstance(report.longrepr, tuple):
         record.message = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
+    if report.when == "call" and record.attempts > 1:
+        attempts = [("attempts", str(record.attempts))]
+        report.user_properties += attempts
+        item.user_properties += attempts
+        if report.passed and item.config.getoption("allure_report_dir", None):
+            allure.mark_flaky(record.attempts)
     setattr(report, RECORD_ATTRIBUTE, record.to_data())
+
+
+def _clean_exception(error: BaseException | None, message: str) -> None:
+    """Outputs that read the exception itself (Allure's status message) read it cleaned."""
+    if isinstance(error, CheckFailed):
+        error.msg = message
+    elif error is not None and len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (message,)
 
 
 def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> CheckRecord:
@@ -95,7 +112,16 @@ def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> Ch
         evaluated=DEADLINE_MISSED not in item.stash,
         duration_s=round(report.duration, 3),
         notes=list(target.notes),
+        attempts=item.stash.get(ATTEMPTS, 1) if report.when == "call" else 1,
+        reachable=report.when != "call" or _observed(item, info),
+        deadline_missed=DEADLINE_MISSED in item.stash,
     )
+
+
+def _observed(item: pytest.Item, info: CheckInfo) -> bool:
+    """Whether every observation the check read was made (the probe reached the target)."""
+    funcargs = getattr(item, "funcargs", {})
+    return not any(getattr(funcargs.get(name), "error", None) for name in info.observations)
 
 
 def _crash_message(report: pytest.TestReport) -> str:
@@ -122,7 +148,7 @@ def _tell(
     item.user_properties += extra
     block = runbook_text(info, record)
     if item.config.getoption("allure_report_dir", None):
-        allure.describe_failure(block, record.remediation, record.evidence)
+        allure.describe_failure(record, block)
     longrepr = report.longrepr
     _mask(longrepr, clean)
     if isinstance(longrepr, ExceptionChainRepr) and longrepr.reprcrash is not None:

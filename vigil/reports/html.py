@@ -1,40 +1,65 @@
-"""`readiness.html`: one self-contained page (no external assets, opens with no network).
+"""`readiness.html`: one self-contained page (inline style, no scripts, no external assets;
+it opens with no network), readable from a phone to a desktop.
 
-Order is what an on-call engineer needs: the verdict per environment, then failures grouped by
-environment and severity with the remediation open, then the passing checks collapsed, then
-the trend of the last runs from the history.
+Order is what an on-call engineer needs: the verdict per environment (a broken environment
+file as a BROKEN row with its problems listed), what changed since the last run, one row per
+environment and target, then the findings (each runbook entry once per target, its steps,
+its diagnosis commands as code, its evidence), the passing checks collapsed, and a trend of
+failing checks per environment over the last runs, with dates on its axis.
 """
 
 from __future__ import annotations
 
 from html import escape
-from itertools import groupby
 from typing import Any
 
-from vigil.record import CheckRecord as CheckResult
+from vigil.record import CheckRecord
+from vigil.reports.changes import age
 from vigil.reports.results import RunResults
-from vigil.severity import SEVERITIES
+from vigil.reports.view import (
+    Finding,
+    TargetRow,
+    TrendPoint,
+    changed,
+    findings,
+    split_commands,
+    split_placeholders,
+    target_rows,
+    trend,
+)
 
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1f23;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:20px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:18px 0 6px}
-.meta{color:#555;margin-bottom:16px}
-table{border-collapse:collapse;background:#fff;width:100%}td,th{padding:6px 10px;border-bottom:1px solid #e3e5e8;text-align:left}
-.ready{color:#126b2b;font-weight:600}.notready{color:#b3261e;font-weight:700}
-.failure{background:#fff;border-left:5px solid #b3261e;border-radius:4px;padding:10px 14px;margin:10px 0}
-.sev2{border-left-color:#d9480f}.sev3{border-left-color:#e0a800}.sev4{border-left-color:#868e96}
-.id{font-family:ui-monospace,Menlo,monospace;font-size:13px;color:#333}
-.msg{font-weight:600;margin:6px 0}.badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;background:#b3261e;font-size:12px}
-.badge.sev2{background:#d9480f}.badge.sev3{background:#b08900}.badge.sev4{background:#868e96}
-pre{background:#f1f3f5;padding:8px;overflow-x:auto;font-size:12.5px;margin:6px 0}
-ol{margin:6px 0 6px 20px;padding:0}details{background:#fff;padding:8px 12px;margin:8px 0}
-.ok{color:#126b2b}.trend rect.bad{fill:#b3261e}.trend rect.good{fill:#2f9e44}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d1f23;background:#f6f7f9;overflow-wrap:anywhere}
+main{max-width:1100px;margin:0 auto;padding:16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:26px 0 8px}h3{font-size:15px;margin:0 0 6px}
+.meta{color:#555;margin-bottom:14px}.partial{background:#fff4d6;border-left:5px solid #e0a800;padding:6px 10px;margin:8px 0}
+table{border-collapse:collapse;background:#fff;width:100%}td,th{padding:6px 10px;border-bottom:1px solid #e3e5e8;text-align:left;vertical-align:top}
+.ready{color:#126b2b;font-weight:600}.notready,.broken{color:#b3261e;font-weight:700}.partialv,.notchecked{color:#8a6d00;font-weight:700}
+.card{background:#fff;border-left:5px solid #b3261e;border-radius:4px;padding:10px 14px;margin:10px 0}
+.card.sev2{border-left-color:#d9480f}.card.sev3{border-left-color:#e0a800}.card.sev4{border-left-color:#868e96}
+.id,code{font-family:ui-monospace,Menlo,monospace;font-size:12.5px}
+.msg{font-weight:600;margin:4px 0}.badge{display:inline-block;padding:1px 7px;border-radius:9px;color:#fff;background:#b3261e;font-size:12px}
+.badge.sev2{background:#d9480f}.badge.sev3{background:#b08900}.badge.sev4{background:#868e96}.badge.tag{background:#495057}
+pre{background:#f1f3f5;padding:8px;font-size:12.5px;margin:6px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.hole{background:#ffe8a3;border-radius:3px;padding:0 2px}
+ol{margin:6px 0 6px 20px;padding:0}details{background:#fff;padding:8px 12px;margin:8px 0}summary{cursor:pointer}
+.ok{color:#126b2b}.bad{color:#b3261e;font-weight:600}.changes li{margin:3px 0}.hint{color:#555;font-size:13px}
+.trend{margin:8px 0 14px}.trend svg{width:100%;height:auto;max-width:760px;background:#fff}
+.trend .b{fill:#b3261e}.trend .g{fill:#2f9e44}.trend .p{fill:#adb5bd}.trend text{font-size:10px;fill:#555}
+@media (max-width:640px){
+ main{padding:10px}
+ table.stack thead{display:none}
+ table.stack tr{display:block;border-bottom:1px solid #d0d4d9;padding:4px 0}
+ table.stack td{display:block;border:0;padding:2px 8px}
+ table.stack td[data-label]::before{content:attr(data-label) ": ";color:#666}
+}
 """
 
 
 def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
-    failures = run.failures()
+    found = findings(run)
+    rows = target_rows(run)
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
@@ -43,31 +68,78 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
         "<h1>Readiness report</h1>",
         f"<div class='meta'>Started {escape(run.started_at)}, took {run.duration_s:g} s,"
         f" exit status {run.exit_status}. {_filters(run)}</div>",
+        _partial(run),
         _verdicts(run),
         _notes(run),
-        f"<h2 id='failures'>Failures ({len(failures)})</h2>"
-        if failures
-        else "<h2>No failures</h2>",
+        _changes(run),
+        _targets(rows, run),
+        f"<h2 id='failures'>Failures: {sum(len(f.checks) for f in found)} checks,"
+        f" {len(found)} findings</h2>"
+        if found
+        else "<h2 id='failures'>No failures</h2>",
+        *(_finding(finding, run.started_at) for finding in found),
+        _passing(run),
+        _trends(run, history),
+        "</main></body></html>",
     ]
-    for environment, by_env in groupby(failures, key=lambda c: c.environment):
-        parts.append(f"<h3>{escape(environment)}</h3>")
-        for result in by_env:
-            parts.append(_failure(result))
-    passing = [c for c in run.checks if not c.failing]
-    parts.append(
-        f"<details id='passing'><summary>Passing and skipped checks ({len(passing)})</summary>"
-        "<table><tr><th>check</th><th>outcome</th><th>severity</th><th>runbook</th></tr>"
-        + "".join(
-            f"<tr><td class='id'>{escape(c.id)}</td><td class='ok'>{escape(c.outcome)}"
-            f"{': ' + escape(c.message) if c.message else ''}</td>"
-            f"<td>{escape(c.severity or '')}</td><td>{escape(c.runbook or '')}</td></tr>"
-            for c in passing
-        )
-        + "</table></details>"
+    return "\n".join(part for part in parts if part) + "\n"
+
+
+def _filters(run: RunResults) -> str:
+    shown = "; ".join(
+        f"{escape(k.replace('_', ' '))} {escape(str(v))}" for k, v in run.filters.items() if v
     )
-    parts.append(_trend(history))
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
+    return f"Selected: {shown}." if shown else ""
+
+
+def _partial(run: RunResults) -> str:
+    if not run.partial:
+        return ""
+    return (
+        "<div class='partial' id='partial'><b>Partial run</b>"
+        f" ({escape('; '.join(run.partial_reasons))}): no environment is declared READY.</div>"
+    )
+
+
+_VERDICT_CLASS = {
+    "READY": "ready",
+    "NOT READY": "notready",
+    "PARTIAL": "partialv",
+    "NOT CHECKED": "notchecked",
+    "BROKEN": "broken",
+}
+
+
+def _verdicts(run: RunResults) -> str:
+    rows = []
+    for env in run.environments:
+        verdict = f"<span class='{_VERDICT_CLASS[env.verdict]}'>{env.verdict}</span>"
+        if env.problems:
+            problems = "".join(f"<li>{escape(p)}</li>" for p in env.problems)
+            detail = (
+                f"<code>{escape(env.source or '')}</code> could not be loaded:"
+                f"<ul class='problems'>{problems}</ul>"
+            )
+        else:
+            failing = (
+                ", ".join(f"{n} {s}" for s, n in env.failed_by_severity.items() if n) or "none"
+            )
+            errors = (
+                env.counts["failed"] + env.counts["error"] - sum(env.failed_by_severity.values())
+            )
+            if errors:
+                failing += f", {errors} without a severity"
+            detail = f"failing: {escape(failing)}; passed: {env.counts['passed']}"
+            if env.counts["skipped"]:
+                detail += f"; skipped: {env.counts['skipped']}"
+        rows.append(
+            f"<tr><td data-label='environment'>{escape(env.name)}</td>"
+            f"<td data-label='verdict'>{verdict}</td><td data-label='checks'>{detail}</td></tr>"
+        )
+    return (
+        "<table class='stack verdicts'><thead><tr><th>environment</th><th>verdict</th>"
+        f"<th>checks</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _notes(run: RunResults) -> str:
@@ -76,65 +148,221 @@ def _notes(run: RunResults) -> str:
     return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if noted else ""
 
 
-def _verdicts(run: RunResults) -> str:
-    head = "".join(f"<th>{s}</th>" for s in SEVERITIES)
-    rows = []
-    for env in run.environments:
-        verdict = f"<span class='{'ready' if env.ready else 'notready'}'>{env.verdict}</span>"
-        cells = "".join(f"<td>{env.failed_by_severity[s] or ''}</td>" for s in SEVERITIES)
-        rows.append(
-            f"<tr><td>{escape(env.name)}</td><td>{verdict}</td>{cells}"
-            f"<td>{env.counts['passed']}</td><td>{env.counts['failed'] + env.counts['error']}</td></tr>"
-        )
-    return (
-        f"<table><tr><th>environment</th><th>verdict</th>{head}<th>passed</th>"
-        f"<th>failed</th></tr>{''.join(rows)}</table>"
+_CHANGE_TITLES = {
+    "new": "New failures",
+    "resolved": "Resolved",
+    "still": "Still failing",
+    "flapping": "Flapping (changed 4+ times in the last 10 runs)",
+    "flaky": "Passed only on a retry",
+}
+
+
+def _changes(run: RunResults) -> str:
+    head = "<h2 id='changes'>What changed since the last run"
+    if run.previous_run is None:
+        return f"{head}</h2><p>No earlier run in this report directory: every failure is new.</p>"
+    kinds = changed(run)
+    head += f" ({escape(run.previous_run)})</h2>"
+    if not any(kinds.values()):
+        return f"{head}<p>Nothing changed.</p>"
+    parts = [head]
+    for kind, checks in kinds.items():
+        if checks:
+            items = "".join(f"<li>{_change(kind, c, run.started_at)}</li>" for c in checks)
+            parts.append(
+                f"<div class='changes {kind}'><b>{_CHANGE_TITLES[kind]} ({len(checks)})</b>"
+                f"<ul>{items}</ul></div>"
+            )
+    return "".join(parts)
+
+
+def _change(kind: str, check: CheckRecord, now: str) -> str:
+    where = (
+        f"{escape(check.environment)} / {escape(check.target)}"
+        f" <span class='id'>{escape(check.check)}</span>"
     )
+    badge = _badge(check.severity) if kind in ("new", "still") else ""
+    if kind == "still":
+        return f"{badge}{where}: failing for {escape(age(check.failing_since, now))}"
+    if kind == "resolved":
+        return f"{where} passes again"
+    if kind == "flaky":
+        return f"{where} passed on attempt {check.attempts}"
+    return f"{badge}{where}: {escape(check.message.split(chr(10))[0])}"
 
 
-def _failure(result: CheckResult) -> str:
-    severity = escape(result.severity or "sev1")
-    runbook = escape(result.runbook or "no runbook entry")
-    if result.runbook_url:
-        runbook = f"<a href='{escape(result.runbook_url, quote=True)}'>{runbook}</a>"
-    title = f", {escape(result.runbook_title)}" if result.runbook_title else ""
-    steps = "".join(f"<li>{escape(step)}</li>" for step in result.remediation)
-    evidence = (
-        f"<div>Evidence:</div><pre>{escape(chr(10).join(result.evidence))}</pre>"
-        if result.evidence
+def _badge(severity: object) -> str:
+    return (
+        f"<span class='badge {escape(str(severity))}'>{escape(str(severity))}</span> "
+        if severity
         else ""
     )
-    return (
-        f"<div class='failure {severity}'><span class='badge {severity}'>{severity}</span> "
-        f"<span class='id'>{escape(result.id)}</span>"
-        f"<div class='msg'>{escape(result.message or result.outcome)}</div>"
-        f"<div>Runbook: {runbook}{title}</div>"
-        + (f"<div>What to do:</div><ol class='remediation'>{steps}</ol>" if steps else "")
-        + evidence
-        + "</div>"
-    )
 
 
-def _trend(history: list[dict[str, Any]]) -> str:
-    runs = history[-30:]
-    if not runs:
+def _targets(rows: list[TargetRow], run: RunResults) -> str:
+    if not rows:
         return ""
-    worst = max(1, *(r["counts"].get("failed", 0) + r["counts"].get("error", 0) for r in runs))
-    bars = []
-    for index, run in enumerate(runs):
-        failed = run["counts"].get("failed", 0) + run["counts"].get("error", 0)
-        height = 4 + 56 * failed / worst
-        cls = "bad" if failed else "good"
-        bars.append(
-            f"<rect class='{cls}' x='{index * 22}' y='{64 - height:.1f}' width='18'"
-            f" height='{height:.1f}'><title>{escape(run['time'])}: {failed} failing</title></rect>"
+    body = []
+    for row in rows:
+        systems = ", ".join(
+            f"<span class='bad'>{escape(name)} {bad}/{total}</span>"
+            if bad
+            else f"<span class='ok'>{escape(name)} ok</span>"
+            for name, bad, total in row.systems()
+        )
+        status_class = "bad" if row.failing else "ok"
+        body.append(
+            f"<tr><td data-label='environment'>{escape(row.environment)}</td>"
+            f"<td data-label='target'><b>{escape(row.target)}</b></td>"
+            f"<td data-label='status' class='{status_class}'>{row.status}</td>"
+            f"<td data-label='worst'>{escape(str(row.worst or ''))}</td>"
+            f"<td data-label='failing for'>{escape(age(row.failing_since, run.started_at))}</td>"
+            f"<td data-label='systems'>{systems}</td></tr>"
         )
     return (
-        f"<h2>Trend (last {len(runs)} runs, failing checks per run)</h2>"
-        f"<svg class='trend' width='{len(runs) * 22}' height='66' role='img'>{''.join(bars)}</svg>"
+        "<h2 id='targets'>Targets</h2><table class='stack targets'><thead><tr><th>environment</th>"
+        "<th>target</th><th>status</th><th>worst</th><th>failing for</th><th>systems</th></tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
-def _filters(run: RunResults) -> str:
-    shown = ", ".join(f"{escape(k)} {escape(str(v))}" for k, v in run.filters.items() if v)
-    return f"Filters: {shown}." if shown else ""
+def _holes(text: str) -> str:
+    return "".join(
+        f"<span class='hole' title='not filled: set {escape(piece[1:-1])}: under vars:'>"
+        f"{escape(piece)}</span>"
+        if hole
+        else escape(piece)
+        for piece, hole in split_placeholders(text)
+    )
+
+
+def _step(text: str) -> str:
+    """A step of prose with its commands as code and its unfilled placeholders marked."""
+    return "".join(
+        f"<code>{_holes(piece)}</code>" if command else _holes(piece)
+        for piece, command in split_commands(text)
+    )
+
+
+def _finding(finding: Finding, now: str) -> str:
+    first = finding.first
+    severity = escape(str(first.severity or "sev1"))
+    runbook = escape(first.runbook or "no runbook entry")
+    if first.runbook_url:
+        runbook = f"<a href='{escape(first.runbook_url, quote=True)}'>{runbook}</a>"
+    title = f", {escape(first.runbook_title)}" if first.runbook_title else ""
+    tags = []
+    if not finding.reachable:
+        tags.append("unreachable")
+    if finding.change:
+        since = age(finding.failing_since, now)
+        tags.append(
+            f"{finding.change}" + (f", failing for {since}" if since not in ("", "0 s") else "")
+        )
+    checks = "".join(
+        f"<li><span class='id'>{escape(c.id)}</span><div class='msg'>{escape(c.message or c.outcome)}</div>"
+        + (f"<span class='badge tag'>{c.attempts} attempts</span>" if c.attempts > 1 else "")
+        + ("<span class='badge tag'>flapping</span>" if c.flapping else "")
+        + "</li>"
+        for c in finding.checks
+    )
+    steps = "".join(f"<li>{_step(step)}</li>" for step in finding.remediation)
+    parts = [
+        f"<div class='card {severity}'><h3>{_badge(first.severity)}{escape(finding.environment)}"
+        f" / {escape(finding.target)}{title}</h3>",
+        f"<div>Runbook: {runbook}"
+        + "".join(f" <span class='badge tag'>{escape(tag)}</span>" for tag in tags)
+        + "</div>",
+        f"<ul class='checks'>{checks}</ul>",
+    ]
+    if steps:
+        parts.append(f"<div>What to do:</div><ol class='remediation'>{steps}</ol>")
+    if finding.diagnosis:
+        commands = "\n".join(_holes(command) for command in finding.diagnosis)
+        parts.append(f"<div>Look closer:</div><pre class='diagnosis'><code>{commands}</code></pre>")
+    if finding.unfilled:
+        names = ", ".join(f"<code>{escape(n)}:</code>" for n in finding.unfilled)
+        parts.append(
+            f"<div class='hint'>Highlighted placeholders are not filled: set {names} under"
+            f" <code>vars:</code> in the environment file of {escape(finding.environment)}.</div>"
+        )
+    evidence = list(dict.fromkeys(line for check in finding.checks for line in check.evidence))
+    if evidence:
+        parts.append(
+            f"<div>Evidence:</div><pre class='evidence'>{escape(chr(10).join(evidence))}</pre>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _passing(run: RunResults) -> str:
+    passing = [c for c in run.checks if not c.failing]
+    if not passing:
+        return ""
+    rows = "".join(
+        f"<tr><td data-label='check' class='id'>{escape(c.id)}</td>"
+        f"<td data-label='outcome' class='ok'>{'flaky: passed on attempt ' + str(c.attempts) if c.flaky else escape(c.outcome)}"
+        f"{': ' + escape(c.message) if c.message else ''}</td>"
+        f"<td data-label='severity'>{escape(c.severity or '')}</td><td data-label='runbook'>{escape(c.runbook or '')}</td></tr>"
+        for c in passing
+    )
+    return (
+        f"<details id='passing'><summary>Passing and skipped checks ({len(passing)})</summary>"
+        "<table class='stack'><thead><tr><th>check</th><th>outcome</th><th>severity</th>"
+        f"<th>runbook</th></tr></thead><tbody>{rows}</tbody></table></details>"
+    )
+
+
+def _trends(run: RunResults, history: list[dict[str, Any]]) -> str:
+    charts = [
+        _chart(env.name, trend(history, env.name)) for env in run.environments if not env.problems
+    ]
+    charts = [chart for chart in charts if chart]
+    if not charts:
+        return ""
+    return "<h2 id='trend'>Failing checks, last 30 runs</h2>" + "".join(charts)
+
+
+WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 600, 120, 34, 22, 8
+
+
+def _chart(name: str, points: list[TrendPoint]) -> str:
+    """An inline SVG bar chart: one bar per run (red failing, green ready, grey partial),
+    the count on the left axis, the run dates below."""
+    if not points:
+        return ""
+    worst = max(1, *(p.failing for p in points))
+    slot = (WIDTH - LEFT) / max(len(points), 30)
+    plot = HEIGHT - BOTTOM - TOP
+    bars = []
+    for index, point in enumerate(points):
+        height = max(2.0, plot * point.failing / worst)
+        kind = "p" if point.partial else ("b" if point.failing else "g")
+        x = LEFT + index * slot
+        label = f"{point.time}: {point.failing} failing, {point.verdict or 'not run'}"
+        bars.append(
+            f"<rect class='{kind}' x='{x:.1f}' y='{TOP + plot - height:.1f}' width='{slot * 0.75:.1f}'"
+            f" height='{height:.1f}'><title>{escape(label)}</title></rect>"
+        )
+    ticks = sorted({0, len(points) // 2, len(points) - 1})
+    dates = "".join(
+        f"<text x='{LEFT + i * slot:.1f}' y='{HEIGHT - 6}'>{escape(_short_time(points[i].time))}</text>"
+        for i in ticks
+    )
+    axis = (
+        f"<text x='2' y='{TOP + 8}'>{worst}</text><text x='2' y='{TOP + plot}'>0</text>"
+        f"<line x1='{LEFT - 3}' y1='{TOP}' x2='{LEFT - 3}' y2='{TOP + plot}' stroke='#999'/>"
+        f"<line x1='{LEFT - 3}' y1='{TOP + plot}' x2='{WIDTH}' y2='{TOP + plot}' stroke='#999'/>"
+    )
+    return (
+        f"<div class='trend'><h3>{escape(name)}</h3>"
+        f"<svg viewBox='0 0 {WIDTH} {HEIGHT}' role='img' aria-label='failing checks per run in"
+        f" {escape(name, quote=True)}'>{axis}{''.join(bars)}{dates}</svg>"
+        "<div class='hint'>red: failing checks in a run; green: ready; grey: a partial run (times"
+        " in UTC)</div></div>"
+    )
+
+
+def _short_time(iso: str) -> str:
+    """'2026-11-27T08:44:17+00:00' -> '11-27 08:44'."""
+    return f"{iso[5:10]} {iso[11:16]}" if len(iso) >= 16 else iso
