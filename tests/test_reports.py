@@ -185,18 +185,6 @@ def test_a_summary_is_ready_only_on_evidence_from_a_completed_run() -> None:
     assert data["checks"][2]["outcome"] == "failed" and data["checks"][2]["severity"] == "sev2"
 
 
-def test_history_is_appended_and_bounded(tmp_path: Path) -> None:
-    from vigil.reports.history import append_history
-    from vigil.reports.results import RunResults
-
-    path = tmp_path / "history.jsonl"
-    for number in range(5):
-        run = RunResults(f"2026-01-0{number + 1}", "", 1.0, {}, 0, [], [])
-        kept = append_history(path, run, keep=3)
-    assert [r["time"] for r in kept] == ["2026-01-03", "2026-01-04", "2026-01-05"]
-    assert len(path.read_text().splitlines()) == 3
-
-
 def test_fail_on_sev1_passes_with_only_lesser_failures(
     run_suite: Callable[..., SuiteRun], known_failures: Path
 ) -> None:

@@ -131,14 +131,14 @@ def _width(config: pytest.Config) -> int | None:
 
 def _changes(write: Any, run: RunResults, width: int | None) -> None:
     now, previous = run.started_at, run.previous_run
+    found = changed(run)
     if previous is None:
         write("no earlier run in the report directory: every failure counts as new")
-        return
-    found = changed(run)
-    if not any(found.values()):
+        found = {kind: found[kind] for kind in ("flapping", "flaky")}
+    elif not any(found.values()):
         write(f"nothing changed since the last run ({previous})")
-        return
-    write(f"changes since the last run ({previous}):")
+    else:
+        write(f"changes since the last run ({previous}):")
     for kind, checks in found.items():
         label = kind.upper()
         for check in checks[:SHOWN_PER_CHANGE]:

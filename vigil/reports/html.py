@@ -148,6 +148,8 @@ def _notes(run: RunResults) -> str:
     return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if noted else ""
 
 
+SHOWN_CHANGES = 10  # per kind of change; the rest are folded
+
 _CHANGE_TITLES = {
     "new": "New failures",
     "resolved": "Resolved",
@@ -158,21 +160,31 @@ _CHANGE_TITLES = {
 
 
 def _changes(run: RunResults) -> str:
+    kinds = changed(run)
     head = "<h2 id='changes'>What changed since the last run"
     if run.previous_run is None:
-        return f"{head}</h2><p>No earlier run in this report directory: every failure is new.</p>"
-    kinds = changed(run)
-    head += f" ({escape(run.previous_run)})</h2>"
-    if not any(kinds.values()):
-        return f"{head}<p>Nothing changed.</p>"
-    parts = [head]
+        parts = [
+            f"{head}</h2><p>No earlier run in this report directory: every failure is new.</p>"
+        ]
+        kinds = {kind: kinds[kind] for kind in ("flapping", "flaky")}
+    elif not any(kinds.values()):
+        return f"{head} ({escape(run.previous_run)})</h2><p>Nothing changed.</p>"
+    else:
+        parts = [f"{head} ({escape(run.previous_run)})</h2>"]
     for kind, checks in kinds.items():
-        if checks:
-            items = "".join(f"<li>{_change(kind, c, run.started_at)}</li>" for c in checks)
-            parts.append(
-                f"<div class='changes {kind}'><b>{_CHANGE_TITLES[kind]} ({len(checks)})</b>"
-                f"<ul>{items}</ul></div>"
-            )
+        if not checks:
+            continue
+        items = [f"<li>{_change(kind, c, run.started_at)}</li>" for c in checks]
+        shown, folded = items[:SHOWN_CHANGES], items[SHOWN_CHANGES:]
+        more = (
+            f"<details><summary>and {len(folded)} more</summary><ul>{''.join(folded)}</ul></details>"
+            if folded
+            else ""
+        )
+        parts.append(
+            f"<div class='changes {kind}'><b>{_CHANGE_TITLES[kind]} ({len(checks)})</b>"
+            f"<ul>{''.join(shown)}</ul>{more}</div>"
+        )
     return "".join(parts)
 
 

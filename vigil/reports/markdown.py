@@ -134,12 +134,14 @@ def _notes(run: RunResults) -> list[str]:
 
 
 def _changes(run: RunResults) -> list[str]:
-    if run.previous_run is None:
-        return ["No earlier run in this report directory: every failure below is new.", ""]
     kinds = changed(run)
-    if not any(kinds.values()):
+    if run.previous_run is None:
+        lines = ["No earlier run in this report directory: every failure below is new.", ""]
+        kinds = {kind: kinds[kind] for kind in ("flapping", "flaky")}
+    elif not any(kinds.values()):
         return [f"Nothing changed since the last run ({text(run.previous_run)}).", ""]
-    lines = [f"## What changed since the last run ({text(run.previous_run)})", ""]
+    else:
+        lines = [f"## What changed since the last run ({text(run.previous_run)})", ""]
     titles = {
         "new": "New failures",
         "resolved": "Resolved",
