@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from vigil.record import CheckRecord
+from vigil.reports import markdown
 from vigil.reports.files import write_atomically
 
 if TYPE_CHECKING:
@@ -84,10 +85,11 @@ def describe_failure(record: CheckRecord, runbook_block: str) -> None:
     runbook block and the evidence to the current test, and label the kind of failure."""
     import allure
 
-    steps = "\n".join(f"{n}. {step}" for n, step in enumerate(record.remediation, 1))
+    # Allure renders the description as Markdown: the same escaping as readiness.md.
+    steps = "\n".join(f"{n}. {markdown.step(s)}" for n, s in enumerate(record.remediation, 1))
     description = f"What to do:\n\n{steps}"
     if record.diagnosis:
-        commands = "\n".join(f"    {command}" for command in record.diagnosis)
+        commands = "\n".join(markdown.fence(record.diagnosis, "sh"))
         description += f"\n\nLook closer:\n\n{commands}"
     allure.dynamic.description(description)  # type: ignore[no-untyped-call]
     allure.dynamic.label("failure", failure_kind(record))  # type: ignore[no-untyped-call]

@@ -51,7 +51,7 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
     if info is None:
         return
     clean = state_of(item.config).redactor or Redactor()
-    record = _record(item, info, report)
+    record = _record(item, info, report, clean)
     error = call.excinfo.value if call.excinfo is not None else None
     if report.failed:
         # Names and vars are one line each in a step: a newline in a target's name must not
@@ -59,17 +59,17 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
         values = {k: clean(v, newlines=False) for k, v in info.target.template_values().items()}
         if isinstance(error, CheckFailed):
             values.update({k: clean(v, newlines=False) for k, v in error.values.items()})
-            record.evidence = [clean(line) for line in error.evidence]
-            record.message = clean(error.message)
+            record.evidence = [clean(one_line(line)) for line in error.evidence]
+            record.message = clean(one_line(error.message))
             record.evaluated = not isinstance(error, NotEvaluated)
             if not record.evaluated:
                 record.message = f"not evaluated: {record.message}"
         else:
-            record.message = clean(_crash_message(report))
+            record.message = clean(one_line(_crash_message(report)))
         _clean_exception(error, record.message)
         record.remediation = [render(step, values) for step in info.entry.remediation]
         record.diagnosis = [render(step, values) for step in info.entry.diagnosis]
-        _tell(item, report, info, record, clean)
+        _tell(item, report, info, record, clean, isinstance(error, CheckFailed))
     elif report.skipped and isinstance(report.longrepr, tuple):
         record.message = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
     if report.when == "call" and record.attempts > 1:
@@ -81,6 +81,12 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
     setattr(report, RECORD_ATTRIBUTE, record.to_data())
 
 
+def one_line(text: str) -> str:
+    """A message or evidence line stays one line whatever a target put in it: a newline in a
+    component's name is shown as `\\n`, it does not start a line of its own."""
+    return text.replace("\r\n", "\n").replace("\n", "\\n")
+
+
 def _clean_exception(error: BaseException | None, message: str) -> None:
     """Outputs that read the exception itself (Allure's status message) read it cleaned."""
     if isinstance(error, CheckFailed):
@@ -89,7 +95,9 @@ def _clean_exception(error: BaseException | None, message: str) -> None:
         error.args = (message,)
 
 
-def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> CheckRecord:
+def _record(
+    item: pytest.Item, info: CheckInfo, report: pytest.TestReport, clean: Redactor
+) -> CheckRecord:
     target, entry = info.target, info.entry
     test_id = item.nodeid.rpartition("::")[2]
     if report.passed:
@@ -101,8 +109,8 @@ def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> Ch
     return CheckRecord(
         id=test_id,
         check=test_id.split("[")[0],
-        environment=target.environment.name,
-        target=target.name,
+        environment=clean(target.environment.name, newlines=False),
+        target=clean(target.name, newlines=False),
         outcome=outcome,
         severity=info.severity,
         system=entry.system,
@@ -137,6 +145,7 @@ def _tell(
     info: CheckInfo,
     record: CheckRecord,
     clean: Redactor,
+    check_failed: bool,
 ) -> None:
     """The failure as every output shows it: JUnit properties, Allure, the terminal."""
     extra = [("remediation", "\n".join(record.remediation))]
@@ -154,7 +163,7 @@ def _tell(
     if isinstance(longrepr, ExceptionChainRepr) and longrepr.reprcrash is not None:
         object.__setattr__(longrepr.reprcrash, "message", record.message)
     if isinstance(longrepr, ExceptionRepr):
-        if not record.evaluated:
+        if check_failed:
             _replace_value_lines(longrepr, record.message)
         longrepr.addsection("runbook", block)
         if record.evidence:
@@ -162,7 +171,8 @@ def _tell(
 
 
 def _replace_value_lines(longrepr: ExceptionRepr, message: str) -> None:
-    """A check that could not look says so on its first line, as in the summary."""
+    """A failed check's text is its record's message, as in the summary: one line, cleaned,
+    "not evaluated: " first when the check could not look."""
     entries = longrepr.reprtraceback.reprentries
     if entries and hasattr(entries[-1], "lines"):
         object.__setattr__(entries[-1], "lines", message.splitlines())
@@ -185,10 +195,10 @@ def _mask(longrepr: object, clean: Redactor) -> None:
 
 def runbook_text(info: CheckInfo, record: CheckRecord) -> str:
     """The block shown under a failure: entry, link, what to do, how to look closer."""
-    entry, target = info.entry, info.target
+    entry = info.entry
     lines = [
         f"runbook:  {entry.id} - {entry.title} ({info.severity})",
-        f"target:   {target.environment.name} / {target.name}",
+        f"target:   {record.environment} / {record.target}",
     ]
     if record.runbook_url:
         lines.append(f"link:     {record.runbook_url}")
