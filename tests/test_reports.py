@@ -275,55 +275,6 @@ def test_html_report_shows_failures_first_in_a_real_browser(
     assert "test_health_endpoint[known/ok0]" not in seen  # passing checks are collapsed
 
 
-def test_allure_results_carry_runbook_and_render_with_allure_3(
-    run_suite: Callable[..., SuiteRun], known_failures: Path, tmp_path: Path
-) -> None:
-    results = tmp_path / "allure-results"
-    run = run_suite("--env", str(known_failures), f"--alluredir={results}")
-    assert run.returncode == 1
-    raw = "".join(p.read_text() for p in results.iterdir())
-    assert SECRET not in raw and URL_SECRET not in raw
-    by_name = {}
-    for path in results.glob("*-result.json"):
-        data = json.loads(path.read_text())
-        by_name[data["name"]] = data
-    down = by_name["test_health_endpoint[known/down]"]
-    labels = {(label["name"], label["value"]) for label in down["labels"]}
-    assert {
-        ("severity", "blocker"),
-        ("parentSuite", "known"),
-        ("suite", "http"),
-        ("subSuite", "http-service-down"),
-        ("runbook", "http-service-down"),
-    } <= labels
-    assert {
-        "name": "runbook: http-service-down",
-        "type": "link",
-        "url": "https://runbooks.example.com/platform#http-service-down",
-    } in down["links"]
-    assert down["description"].startswith("What to do:\n\n1. ")
-    assert {a["name"] for a in down["attachments"]} == {"runbook", "evidence"}
-    slow = by_name["test_latency[known/slow]"]
-    assert ("severity", "critical") in {(lb["name"], lb["value"]) for lb in slow["labels"]}
-
-    allure = Path(__file__).resolve().parent.parent / ".tools/node_modules/.bin/allure"
-    output = tmp_path / "allure-report"
-    subprocess.run(
-        [str(allure), "generate", str(results), "-o", str(output)],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
-    rendered = "".join(
-        p.read_text(errors="replace")
-        for p in output.rglob("*")
-        if p.is_file() and p.suffix in (".json", ".html", ".js")
-    )
-    assert "https://runbooks.example.com/platform#http-service-down" in rendered
-    assert "What to do:" in rendered
-    assert SECRET not in rendered and URL_SECRET not in rendered
-
-
 def test_tls_verification_opt_out_is_visible_in_the_reports(
     run_suite: Callable[..., SuiteRun], tmp_path: Path, http_server: Callable[..., HttpServer]
 ) -> None:
