@@ -15,17 +15,16 @@ from typing import Any
 
 from vigil.record import CheckRecord
 from vigil.reports.changes import age
+from vigil.reports.chart import trends
 from vigil.reports.results import RunResults
 from vigil.reports.view import (
     Finding,
     TargetRow,
-    TrendPoint,
     changed,
     findings,
     split_commands,
     split_placeholders,
     target_rows,
-    trend,
 )
 
 STYLE = """
@@ -79,7 +78,7 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
         else "<h2 id='failures'>No failures</h2>",
         *(_finding(finding, run.started_at) for finding in found),
         _passing(run),
-        _trends(run, history),
+        trends(run, history),
         "</main></body></html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"
@@ -177,7 +176,8 @@ def _changes(run: RunResults) -> str:
         items = [f"<li>{_change(kind, c, run.started_at)}</li>" for c in checks]
         shown, folded = items[:SHOWN_CHANGES], items[SHOWN_CHANGES:]
         more = (
-            f"<details><summary>and {len(folded)} more</summary><ul>{''.join(folded)}</ul></details>"
+            f"<details><summary>and {len(folded)} more</summary>"
+            f"<ul>{''.join(folded)}</ul></details>"
             if folded
             else ""
         )
@@ -189,10 +189,8 @@ def _changes(run: RunResults) -> str:
 
 
 def _change(kind: str, check: CheckRecord, now: str) -> str:
-    where = (
-        f"{escape(check.environment)} / {escape(check.target)}"
-        f" <span class='id'>{escape(check.check)}</span>"
-    )
+    place = f"{check.environment} / {check.target}" if check.target else check.environment
+    where = f"{escape(place)} <span class='id'>{escape(check.check)}</span>"
     badge = _badge(check.severity) if kind in ("new", "still") else ""
     if kind == "still":
         return f"{badge}{where}: failing for {escape(age(check.failing_since, now))}"
@@ -212,29 +210,43 @@ def _badge(severity: object) -> str:
 
 
 def _targets(rows: list[TargetRow], run: RunResults) -> str:
+    """One row per environment and target; the ones with no failing check folded."""
     if not rows:
         return ""
-    body = []
-    for row in rows:
-        systems = ", ".join(
-            f"<span class='bad'>{escape(name)} {bad}/{total}</span>"
-            if bad
-            else f"<span class='ok'>{escape(name)} ok</span>"
-            for name, bad, total in row.systems()
+    head = (
+        "<table class='stack targets'><thead><tr><th>environment</th><th>target</th>"
+        "<th>status</th><th>worst</th><th>failing for</th><th>systems</th></tr></thead><tbody>"
+    )
+    failing = [_target_row(row, run) for row in rows if row.failing]
+    healthy = [_target_row(row, run) for row in rows if not row.failing]
+    parts = ["<h2 id='targets'>Targets</h2>"]
+    if failing:
+        parts.append(f"{head}{''.join(failing)}</tbody></table>")
+    if healthy:
+        table = f"{head}{''.join(healthy)}</tbody></table>"
+        parts.append(
+            f"<details><summary>{len(healthy)} targets with no failing check</summary>"
+            f"{table}</details>"
+            if failing
+            else table
         )
-        status_class = "bad" if row.failing else "ok"
-        body.append(
-            f"<tr><td data-label='environment'>{escape(row.environment)}</td>"
-            f"<td data-label='target'><b>{escape(row.target)}</b></td>"
-            f"<td data-label='status' class='{status_class}'>{row.status}</td>"
-            f"<td data-label='worst'>{escape(str(row.worst or ''))}</td>"
-            f"<td data-label='failing for'>{escape(age(row.failing_since, run.started_at))}</td>"
-            f"<td data-label='systems'>{systems}</td></tr>"
-        )
+    return "".join(parts)
+
+
+def _target_row(row: TargetRow, run: RunResults) -> str:
+    systems = ", ".join(
+        f"<span class='bad'>{escape(name)} {bad}/{total}</span>"
+        if bad
+        else f"<span class='ok'>{escape(name)} ok</span>"
+        for name, bad, total in row.systems()
+    )
     return (
-        "<h2 id='targets'>Targets</h2><table class='stack targets'><thead><tr><th>environment</th>"
-        "<th>target</th><th>status</th><th>worst</th><th>failing for</th><th>systems</th></tr>"
-        f"</thead><tbody>{''.join(body)}</tbody></table>"
+        f"<tr><td data-label='environment'>{escape(row.environment)}</td>"
+        f"<td data-label='target'><b>{escape(row.target)}</b></td>"
+        f"<td data-label='status' class='{'bad' if row.failing else 'ok'}'>{row.status}</td>"
+        f"<td data-label='worst'>{escape(str(row.worst or ''))}</td>"
+        f"<td data-label='failing for'>{escape(age(row.failing_since, run.started_at))}</td>"
+        f"<td data-label='systems'>{systems}</td></tr>"
     )
 
 
@@ -272,7 +284,8 @@ def _finding(finding: Finding, now: str) -> str:
             f"{finding.change}" + (f", failing for {since}" if since not in ("", "0 s") else "")
         )
     checks = "".join(
-        f"<li><span class='id'>{escape(c.id)}</span><div class='msg'>{escape(c.message or c.outcome)}</div>"
+        f"<li><span class='id'>{escape(c.id)}</span>"
+        f"<div class='msg'>{escape(c.message or c.outcome)}</div>"
         + (f"<span class='badge tag'>{c.attempts} attempts</span>" if c.attempts > 1 else "")
         + ("<span class='badge tag'>flapping</span>" if c.flapping else "")
         + "</li>"
@@ -311,13 +324,7 @@ def _passing(run: RunResults) -> str:
     passing = [c for c in run.checks if not c.failing]
     if not passing:
         return ""
-    rows = "".join(
-        f"<tr><td data-label='check' class='id'>{escape(c.id)}</td>"
-        f"<td data-label='outcome' class='ok'>{'flaky: passed on attempt ' + str(c.attempts) if c.flaky else escape(c.outcome)}"
-        f"{': ' + escape(c.message) if c.message else ''}</td>"
-        f"<td data-label='severity'>{escape(c.severity or '')}</td><td data-label='runbook'>{escape(c.runbook or '')}</td></tr>"
-        for c in passing
-    )
+    rows = "".join(_passing_row(c) for c in passing)
     return (
         f"<details id='passing'><summary>Passing and skipped checks ({len(passing)})</summary>"
         "<table class='stack'><thead><tr><th>check</th><th>outcome</th><th>severity</th>"
@@ -325,56 +332,13 @@ def _passing(run: RunResults) -> str:
     )
 
 
-def _trends(run: RunResults, history: list[dict[str, Any]]) -> str:
-    charts = [
-        _chart(env.name, trend(history, env.name)) for env in run.environments if not env.problems
-    ]
-    charts = [chart for chart in charts if chart]
-    if not charts:
-        return ""
-    return "<h2 id='trend'>Failing checks, last 30 runs</h2>" + "".join(charts)
-
-
-WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 600, 120, 34, 22, 8
-
-
-def _chart(name: str, points: list[TrendPoint]) -> str:
-    """An inline SVG bar chart: one bar per run (red failing, green ready, grey partial),
-    the count on the left axis, the run dates below."""
-    if not points:
-        return ""
-    worst = max(1, *(p.failing for p in points))
-    slot = (WIDTH - LEFT) / max(len(points), 30)
-    plot = HEIGHT - BOTTOM - TOP
-    bars = []
-    for index, point in enumerate(points):
-        height = max(2.0, plot * point.failing / worst)
-        kind = "p" if point.partial else ("b" if point.failing else "g")
-        x = LEFT + index * slot
-        label = f"{point.time}: {point.failing} failing, {point.verdict or 'not run'}"
-        bars.append(
-            f"<rect class='{kind}' x='{x:.1f}' y='{TOP + plot - height:.1f}' width='{slot * 0.75:.1f}'"
-            f" height='{height:.1f}'><title>{escape(label)}</title></rect>"
-        )
-    ticks = sorted({0, len(points) // 2, len(points) - 1})
-    dates = "".join(
-        f"<text x='{LEFT + i * slot:.1f}' y='{HEIGHT - 6}'>{escape(_short_time(points[i].time))}</text>"
-        for i in ticks
-    )
-    axis = (
-        f"<text x='2' y='{TOP + 8}'>{worst}</text><text x='2' y='{TOP + plot}'>0</text>"
-        f"<line x1='{LEFT - 3}' y1='{TOP}' x2='{LEFT - 3}' y2='{TOP + plot}' stroke='#999'/>"
-        f"<line x1='{LEFT - 3}' y1='{TOP + plot}' x2='{WIDTH}' y2='{TOP + plot}' stroke='#999'/>"
-    )
+def _passing_row(check: CheckRecord) -> str:
+    outcome = f"flaky: passed on attempt {check.attempts}" if check.flaky else str(check.outcome)
+    if check.message:
+        outcome += f": {check.message}"
     return (
-        f"<div class='trend'><h3>{escape(name)}</h3>"
-        f"<svg viewBox='0 0 {WIDTH} {HEIGHT}' role='img' aria-label='failing checks per run in"
-        f" {escape(name, quote=True)}'>{axis}{''.join(bars)}{dates}</svg>"
-        "<div class='hint'>red: failing checks in a run; green: ready; grey: a partial run (times"
-        " in UTC)</div></div>"
+        f"<tr><td data-label='check' class='id'>{escape(check.id)}</td>"
+        f"<td data-label='outcome' class='ok'>{escape(outcome)}</td>"
+        f"<td data-label='severity'>{escape(check.severity or '')}</td>"
+        f"<td data-label='runbook'>{escape(check.runbook or '')}</td></tr>"
     )
-
-
-def _short_time(iso: str) -> str:
-    """'2026-11-27T08:44:17+00:00' -> '11-27 08:44'."""
-    return f"{iso[5:10]} {iso[11:16]}" if len(iso) >= 16 else iso

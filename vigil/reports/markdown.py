@@ -163,7 +163,8 @@ def _changes(run: RunResults) -> list[str]:
 
 
 def _change_line(kind: str, check: CheckRecord, now: str) -> str:
-    where = f"{text(check.environment)} / {text(check.target)} {code(check.check)}"
+    place = f"{check.environment} / {check.target}" if check.target else check.environment
+    where = f"{text(place)} {code(check.check)}"
     severity = f"{check.severity} " if check.severity else ""
     if kind == "still":
         return f"{severity}{where}: failing for {age(check.failing_since, now)}"
