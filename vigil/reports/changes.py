@@ -137,6 +137,13 @@ def counts(records: Iterable[CheckRecord]) -> dict[str, int]:
     return total
 
 
+def failing_for(since: str | None, now: str) -> str:
+    """A failing streak's age for a table: '' when not failing, 'new' when it began now."""
+    if not since:
+        return ""
+    return "new" if since == now else age(since, now)
+
+
 def age(since: str | None, now: str) -> str:
     """How long from `since` to `now` (ISO times), as a person says it: '2 h 14 min'."""
     if not since:

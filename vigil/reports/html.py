@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from vigil.record import CheckRecord
-from vigil.reports.changes import age
+from vigil.reports.changes import age, failing_for
 from vigil.reports.chart import trends
 from vigil.reports.results import RunResults
 from vigil.reports.view import (
@@ -245,7 +245,7 @@ def _target_row(row: TargetRow, run: RunResults) -> str:
         f"<td data-label='target'><b>{escape(row.target)}</b></td>"
         f"<td data-label='status' class='{'bad' if row.failing else 'ok'}'>{row.status}</td>"
         f"<td data-label='worst'>{escape(str(row.worst or ''))}</td>"
-        f"<td data-label='failing for'>{escape(age(row.failing_since, run.started_at))}</td>"
+        f"<td data-label='failing for'>{escape(failing_for(row.failing_since, run.started_at))}</td>"
         f"<td data-label='systems'>{systems}</td></tr>"
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from vigil.record import CheckRecord
-from vigil.reports.changes import age
+from vigil.reports.changes import age, failing_for
 from vigil.reports.results import RunResults
 from vigil.reports.view import (
     Finding,
@@ -192,7 +192,7 @@ def _targets(rows: list[TargetRow], run: RunResults) -> list[str]:
         )
         lines.append(
             f"| {text(row.environment)} | {text(row.target)} | {row.status} | {row.worst or ''}"
-            f" | {age(row.failing_since, run.started_at)} | {systems} |"
+            f" | {failing_for(row.failing_since, run.started_at)} | {systems} |"
         )
     healthy = len(rows) - len(failing)
     lines += ["", f"{healthy} other targets have no failing check.", ""]
