@@ -86,7 +86,10 @@ http:
     - {{name: always, url: "{always.url()}"}}
 """,
     )
-    run = run_suite("--env", str(env), "--retries", "2", "-o", "junit_family=xunit1")
+    allure = tmp_path / "allure-results"
+    run = run_suite(
+        "--env", str(env), "--retries", "2", "-o", "junit_family=xunit1", f"--alluredir={allure}"
+    )
     checks = _checks(run)
     blip = checks["test_health_endpoint[retry/once]"]
     assert blip["outcome"] == "passed" and blip["attempts"] == 2
@@ -105,6 +108,10 @@ http:
     assert "**Passed only on a retry (1)**" in markdown and "passed on attempt 2" in markdown
     assert "flaky: passed on attempt 2" in html
     assert "(3 attempts)" in markdown and "3 attempts" in html
+    results = [json.loads(p.read_text()) for p in allure.glob("*-result.json")]
+    labels = next(r["labels"] for r in results if r["name"] == blip["id"])
+    assert {"name": "tag", "value": "flaky"} in labels
+    assert {"name": "attempts", "value": "2"} in labels
 
 
 def test_the_most_specific_retry_setting_wins(

@@ -83,6 +83,10 @@ def test_the_default_tells_the_whole_story(
     assert "  8. Verify before closing" in failures
     assert "kubectl rollout undo deployment/down -n shop --context prod" in failures
     assert 'body: {"status": "error"}' in failures  # the evidence section
+    summary = _section(run.output, "vigil readiness").splitlines()
+    at = summary.index("failing targets:")
+    assert summary[at + 1].split() == ["term/down", "failing", "sev1", "new", "http", "1/1"]
+    assert summary[at + 2].split() == ["term/refused", "unreachable", "sev3", "new", "http", "1/1"]
 
 
 def test_the_short_summary_leads_with_the_message(

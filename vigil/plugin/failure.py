@@ -20,6 +20,7 @@ from vigil.plugin import allure
 from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.record import CheckRecord, Outcome
 from vigil.redact import Redactor
+from vigil.reports.view import unfilled
 from vigil.runbook import render
 
 RECORD_ATTRIBUTE = "vigil"  # report.vigil: the record as plain data, across xdist too
@@ -207,6 +208,12 @@ def runbook_text(info: CheckInfo, record: CheckRecord) -> str:
     if record.diagnosis:
         lines.append("look closer:")
         lines += [f"  $ {step}" for step in record.diagnosis]
+    holes = unfilled([*record.remediation, *record.diagnosis])
+    if holes:
+        keys = ", ".join(f"{name}:" for name in holes)
+        lines.append(
+            f"not filled: {', '.join('{' + n + '}' for n in holes)} (set {keys} under vars:)"
+        )
     return "\n".join(lines)
 
 

@@ -17,14 +17,15 @@ from _pytest._code.code import TerminalRepr
 from _pytest._io import TerminalWriter
 
 from vigil.record import CheckRecord
-from vigil.reports.changes import age
-from vigil.reports.view import changed, reading_order
+from vigil.reports.changes import age, failing_for
+from vigil.reports.view import changed, reading_order, target_rows
 
 if TYPE_CHECKING:
     from vigil.plugin.state import RunState
     from vigil.reports.results import RunResults
 
 SHOWN_PER_CHANGE = 5  # lines per kind of change on screen; the reports list them all
+SHOWN_TARGETS = 10  # failing targets on screen
 MIN_MESSAGE_WIDTH = 30
 
 
@@ -101,6 +102,7 @@ def summary(terminalreporter: Any, state: RunState, config: pytest.Config) -> No
     write = terminalreporter.write_line
     terminalreporter.section("vigil readiness", sep="=")
     _changes(write, run, _width(config))
+    _targets(write, run, _width(config))
     if run.partial:
         write(f"partial run ({'; '.join(run.partial_reasons)}): no environment is declared READY")
     for environment in run.environments:
@@ -157,6 +159,24 @@ def _changes(write: Any, run: RunResults, width: int | None) -> None:
             write(_trimmed(line, width) if width else line)
         if len(checks) > SHOWN_PER_CHANGE:
             write(f"  {label:<9} and {len(checks) - SHOWN_PER_CHANGE} more (see the reports)")
+
+
+def _targets(write: Any, run: RunResults, width: int | None) -> None:
+    """The failing targets, one line each: status, worst severity, how long, which systems."""
+    failing = [row for row in target_rows(run) if row.failing]
+    if not failing:
+        return
+    write("failing targets:")
+    for row in failing[:SHOWN_TARGETS]:
+        systems = ", ".join(f"{name} {bad}/{total}" for name, bad, total in row.systems() if bad)
+        since = failing_for(row.failing_since, run.started_at)
+        line = (
+            f"  {row.environment + '/' + row.target:<26} {row.status:<11} {row.worst or '':<4}"
+            f" {since:<11} {systems}"
+        )
+        write(_trimmed(line, width) if width else line)
+    if len(failing) > SHOWN_TARGETS:
+        write(f"  and {len(failing) - SHOWN_TARGETS} more (see the reports)")
 
 
 def _short_summary(
