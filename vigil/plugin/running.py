@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from _pytest.python import pytest_pyfunc_call as call_test_function
 
-from vigil.expect import CheckFailed, NotEvaluated
+from vigil.expect import NotEvaluated
 from vigil.family import observations
 from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.session import DeadlineReached
@@ -77,7 +77,7 @@ def call_check(item: pytest.Function) -> bool | None:
             try:
                 call_test_function(item)
                 return True
-            except CheckFailed as failure:
+            except (AssertionError, pytest.fail.Exception) as failure:  # a symptom, not a crash
                 if isinstance(failure, NotEvaluated) and DEADLINE_MISSED in item.stash:
                     raise
                 if attempts > retries or not _observe_again(item, info, delay):

@@ -49,19 +49,24 @@ def history_line(run: RunResults) -> dict[str, Any]:
 
 def read_history(path: Path) -> list[dict[str, Any]]:
     """The runs kept in `path`, oldest first; a torn or foreign line is skipped."""
+    return [run for _, run in _lines(path)]
+
+
+def _lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Each whole line of the history with the run it holds."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return []
-    runs = []
+    kept = []
     for line in text.splitlines():
         try:
             run = json.loads(line)
         except ValueError:
             continue
         if isinstance(run, dict):
-            runs.append(run)
-    return runs
+            kept.append((line, run))
+    return kept
 
 
 @contextmanager
@@ -77,14 +82,11 @@ def append_history(path: Path, run: RunResults, keep: int = MAX_RUNS) -> list[di
     line = history_line(run)
     text = json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n"
     with _locked(path):
-        runs = [*read_history(path), line]
-        if len(runs) > keep:
-            runs = runs[-keep:]
-            write_atomically(
-                path,
-                "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in runs),
-            )
-            return runs
+        kept = [*_lines(path), (text.rstrip("\n"), line)]
+        runs = [run for _, run in kept]
+        if len(kept) > keep:
+            write_atomically(path, "".join(raw + "\n" for raw, _ in kept[-keep:]))
+            return runs[-keep:]
         descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if _ends_torn(descriptor):

@@ -282,14 +282,17 @@ class TrendPoint:
 
 def trend(history: list[dict[str, Any]], environment: str, last: int = 30) -> list[TrendPoint]:
     """The environment's failing checks in the last `last` runs that included it."""
-    points = []
-    for line in history:
+    points: list[TrendPoint] = []
+    for line in reversed(history):  # the newest first, and only as far back as needed
+        if len(points) == last:
+            break
         if environment not in line.get("environments", []):
             continue
+        prefix = f"[{environment}/"
         failing = sum(
             1
             for test_id in line.get("failed", [])
-            if str(test_id).partition("[")[2].split("/", 1)[0].rstrip("]") == environment
+            if prefix in str(test_id) or str(test_id).endswith(f"[{environment}]")
         )
         verdict = str(line.get("verdicts", {}).get(environment, ""))
         if not verdict:
@@ -297,4 +300,4 @@ def trend(history: list[dict[str, Any]], environment: str, last: int = 30) -> li
         points.append(
             TrendPoint(str(line.get("time", "")), failing, verdict, bool(line.get("partial")))
         )
-    return points[-last:]
+    return points[::-1]
