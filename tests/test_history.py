@@ -147,6 +147,7 @@ def test_a_sequence_of_runs_remembers_changes_streaks_and_flaps(
     html = (shared / "readiness.html").read_text()
     assert markdown.index("## What changed since the last run") < markdown.index("## Failures")
     assert "**Still failing (2)**" in markdown and "failing for" in markdown
+    assert "- mem: 0 2 2 0 2 0 2 p 2 (" in markdown  # the trend, oldest first
     assert html.index("id='changes'") < html.index("id='targets'") < html.index("id='failures'")
 
 

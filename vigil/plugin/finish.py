@@ -110,7 +110,7 @@ def write_reports(run: RunResults, directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     history = append_history(directory / "history.jsonl", run)
     run.write_json(directory / "results.json")
-    write_atomically(directory / "readiness.md", render_markdown(run))
+    write_atomically(directory / "readiness.md", render_markdown(run, history))
     write_atomically(directory / "readiness.html", render_html(run, history))
     return [str(directory / name) for name in ("readiness.md", "readiness.html", "results.json")]
 

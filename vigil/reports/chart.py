@@ -18,10 +18,15 @@ def trends(run: RunResults, history: list[dict[str, Any]]) -> str:
     charts = [chart for chart in charts if chart]
     if not charts:
         return ""
-    return "<h2 id='trend'>Failing checks, last 30 runs</h2>" + "".join(charts)
+    # A few environments' charts are shown; a fleet's would push the findings far down.
+    return (
+        f"<details id='trend'{' open' if len(charts) <= OPEN_CHARTS else ''}>"
+        "<summary><b>Failing checks, last 30 runs</b></summary>" + "".join(charts) + "</details>"
+    )
 
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 600, 120, 34, 22, 8
+OPEN_CHARTS = 4
 
 
 def _chart(name: str, points: list[TrendPoint]) -> str:

@@ -72,13 +72,13 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
         _notes(run),
         _changes(run),
         _targets(rows, run),
+        trends(run, history),
         f"<h2 id='failures'>Failures: {sum(len(f.checks) for f in found)} checks,"
         f" {len(found)} findings</h2>"
         if found
         else "<h2 id='failures'>No failures</h2>",
         *(_finding(finding, run.started_at) for finding in found),
         _passing(run),
-        trends(run, history),
         "</main></body></html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"

@@ -11,6 +11,7 @@ goes through `text()` or `code()`, blocks through `fence()`.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from vigil.record import CheckRecord
 from vigil.reports.changes import age, failing_for
@@ -23,6 +24,7 @@ from vigil.reports.view import (
     split_commands,
     split_placeholders,
     target_rows,
+    trend,
 )
 from vigil.severity import SEVERITIES
 
@@ -67,9 +69,10 @@ def step(value: str) -> str:
     )
 
 
-def render_markdown(run: RunResults) -> str:
+def render_markdown(run: RunResults, history: list[dict[str, Any]] | None = None) -> str:
     lines = [f"# Readiness report, {text(run.started_at)}", "", _meta(run), ""]
     lines += _verdicts(run)
+    lines += _trends(run, history or [])
     lines += _notes(run)
     lines += _changes(run)
     rows = target_rows(run)
@@ -124,6 +127,21 @@ def _verdicts(run: RunResults) -> list[str]:
         lines += [f"- {text(problem)}" for problem in env.problems]
         lines.append("")
     return lines
+
+
+def _trends(run: RunResults, history: list[dict[str, Any]]) -> list[str]:
+    """Per environment, its failing checks in its last runs, oldest first, on one line."""
+    lines = []
+    for env in run.environments:
+        points = trend(history, env.name) if not env.problems else []
+        if len(points) > 1:
+            counts = " ".join("p" if p.partial else str(p.failing) for p in points)
+            span = f"{points[0].time[:16]} to {points[-1].time[:16]}"
+            lines.append(f"- {text(env.name)}: {counts} ({text(span)})")
+    if not lines:
+        return []
+    head = "Failing checks in the last runs, oldest first (p: a partial run):"
+    return [head, "", *lines, ""]
 
 
 def _notes(run: RunResults) -> list[str]:
