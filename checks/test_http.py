@@ -57,7 +57,7 @@ def _said(service: HttpService, response: HttpResponse) -> tuple[str, list[str]]
 def test_health_endpoint(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health endpoint answers with an expected status (default: any 2xx; see `kind`)."""
     if http_response.error:  # no answer at all is this symptom, not a reason to skip it
-        fail(f"{http_response.method} {http_response.url} got no response: {http_response.error}")
+        fail(f"no response: {http_response.error} ({http_response.method} {http_response.url})")
     service = http_service.spec
     status = http_response.status or 0  # set whenever there is no error
     if service.expected(status):
@@ -99,10 +99,10 @@ def test_status_routed(
 @pytest.mark.requires("expect_json")
 def test_health_body(http_service: Target[HttpService], http_response: HttpResponse) -> None:
     """The health body is JSON and carries the expected values (`expect_json`)."""
-    require(http_response, f"{http_response.method} {http_response.url} got no response")
+    require(http_response, f"no response from {http_response.method} {http_response.url}")
     _routed(http_service.spec, http_response)
     if http_response.json_error:
-        fail(f"HTTP {http_response.status} from {http_response.url}: {http_response.json_error}")
+        fail(f"{http_response.json_error} (HTTP {http_response.status} from {http_response.url})")
     body = http_response.json_body
     wrong = [
         f"{key}={body.get(key)!r} (expected {want!r})"
@@ -113,7 +113,7 @@ def test_health_body(http_service: Target[HttpService], http_response: HttpRespo
     ]
     if wrong:
         fail(
-            f"health body of {http_response.url}: {'; '.join(wrong)}",
+            f"health body: {'; '.join(wrong)} ({http_response.url})",
             evidence=[f"body: {http_response.body_excerpt}"],
             status=http_response.status,
         )
@@ -150,7 +150,7 @@ def test_latency(http_service: Target[HttpService], http_response: HttpResponse)
     require(http_response, f"no latency to measure (max {limit:g} ms)")
     if (http_response.elapsed_ms or 0) > limit:
         fail(
-            f"{http_response.url} answered in {http_response.elapsed_ms:.0f} ms (max {limit:g} ms)"
+            f"answered in {http_response.elapsed_ms:.0f} ms (max {limit:g} ms): {http_response.url}"
         )
 
 

@@ -6,6 +6,7 @@ Every target here accepts connections and never answers. Time budgets follow the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -73,6 +74,10 @@ def test_deadline_fails_what_was_not_evaluated(
     assert "not evaluated: deadline" in run.output
     results = (run.report_dir / "results.json").read_text()
     assert results.count('"evaluated": false') == 9 + 3  # and each service's 429 route
+    data = json.loads(results)  # a run cut by its deadline saw nothing: partial, never READY
+    assert data["partial_reasons"] == ["--deadline: 12 checks not observed in time"]
+    assert data["environments"][0]["verdict"] == "PARTIAL"
+    assert all(check["change"] is None for check in data["checks"])  # not observations
 
 
 def test_deadline_must_be_positive(run_suite: Callable[..., SuiteRun], tmp_path: Path) -> None:

@@ -248,7 +248,7 @@ def test_a_broken_file_is_reported_whatever_was_selected(
     assert "environment[broken]" in {c["id"] for c in results["checks"]}
     alone = run_suite("--env", str(broken))
     assert alone.returncode == 1 and alone.outcomes() == {"environment[broken]": "failed"}
-    assert "NOT READY" in (alone.report_dir / "readiness.md").read_text()
+    assert "**BROKEN**" in (alone.report_dir / "readiness.md").read_text()
 
 
 def test_collect_only_and_empty_selections_prove_nothing(

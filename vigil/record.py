@@ -3,7 +3,9 @@
 The plugin makes a `CheckRecord` for each phase report of a check (on an xdist worker or
 not), with every text that came from a target already cleaned and masked; it travels to the
 controller attached to the test report (`report.vigil`, as plain data), where the phases are
-folded into one record per check. Report writers read records; they never read pytest.
+folded into one record per check. The controller then adds what only the history knows
+(`change`, `failing_since`, `flapping`: `vigil.reports.changes`). Report writers read
+records; they never read pytest.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ class Outcome(StrEnum):
 _WEIGHT = {Outcome.ERROR: 0, Outcome.FAILED: 1, Outcome.SKIPPED: 2, Outcome.PASSED: 3}
 
 
+class Change(StrEnum):
+    """How a check's outcome compares with its previous observation in the history."""
+
+    NEW = "new"  # failing now; passed (or was not run) last time
+    STILL = "still"  # failing now and last time
+    RESOLVED = "resolved"  # passing now, failing last time
+
+
 @dataclass
 class CheckRecord:
     id: str  # the test id: check[environment/target]
@@ -53,16 +63,28 @@ class CheckRecord:
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. TLS verification turned off
     diagnosis: list[str] = field(default_factory=list)  # commands to look closer
+    attempts: int = 1  # observations it took: more than one when it was retried
+    reachable: bool = True  # every observation the check read was made (no probe error)
+    deadline_missed: bool = False  # the run's --deadline came before its observation
+    change: Change | None = None  # set on the controller, from the history
+    failing_since: str | None = None  # ISO time of the first run of the failing streak
+    flapping: bool = False  # its outcome changed 4+ times in its last 10 observations
 
     @property
     def failing(self) -> bool:
         return self.outcome.failing
+
+    @property
+    def flaky(self) -> bool:
+        """Passed, but only on a retry."""
+        return self.outcome == Outcome.PASSED and self.attempts > 1
 
     def to_data(self) -> dict[str, Any]:
         """Plain data (for xdist's channel and for JSON), without copying the lists."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["outcome"] = str(self.outcome)
         data["severity"] = str(self.severity) if self.severity else None
+        data["change"] = str(self.change) if self.change else None
         return data
 
     @classmethod
@@ -71,12 +93,15 @@ class CheckRecord:
         record = cls(**{k: v for k, v in data.items() if k in known})
         record.outcome = Outcome(record.outcome)
         record.severity = Severity(record.severity) if record.severity else None
+        record.change = Change(record.change) if record.change else None
         return record
 
     def merge(self, phase: CheckRecord) -> None:
         """Fold a later phase (setup, call, teardown) of the same check into this record."""
         self.duration_s = round(self.duration_s + phase.duration_s, 3)
         self.notes = list(dict.fromkeys([*self.notes, *phase.notes]))
+        self.attempts = max(self.attempts, phase.attempts)
+        self.deadline_missed = self.deadline_missed or phase.deadline_missed
         if phase.outcome.weight < self.outcome.weight:
             self.outcome = phase.outcome
             self.message = phase.message
@@ -84,3 +109,4 @@ class CheckRecord:
             self.diagnosis = phase.diagnosis
             self.evidence = phase.evidence
             self.evaluated = phase.evaluated
+            self.reachable = phase.reachable

@@ -4,11 +4,12 @@
 - configure.py   the run: catalog, environments, sandbox, probe session, markers, fixtures
 - collection.py  checks x targets, severity and system markers, broken files as items
 - fixtures.py    observation fixtures generated from the family declarations
-- running.py     observations started at once; the run's deadline
+- running.py     observations started at once; the run's deadline; retries
 - failure.py     each check's record; a failure with its runbook block and evidence
-- collector.py   the records gathered on the controller
-- finish.py      the --fail-on gate, the report files, metrics, the last words on screen
-- allure.py      Allure labels and attachments
+- collector.py   the records gathered on the controller; whether the run was partial
+- finish.py      the --fail-on gate, memory of earlier runs, the report files, metrics
+- terminal.py    failures at the user's --tb, flaky passes, the last words on screen
+- allure.py      Allure labels, attachments and the run's categories and environment
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from vigil.plugin import collection, configure, failure, finish, running
+from vigil.plugin import collection, configure, failure, finish, running, terminal
 from vigil.plugin.collector import ResultCollector
 from vigil.plugin.options import pytest_addoption
 from vigil.plugin.state import STATE_KEY
@@ -27,13 +28,15 @@ __all__ = ["pytest_addoption"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    tbstyle = str(config.getoption("tbstyle", "auto"))  # before configure picks a default
     configure.configure(config)
     state = config.stash[STATE_KEY]
+    state.tbstyle = tbstyle
     config.pluginmanager.register(collection.ProblemItems(state), "vigil-problem-items")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(), "vigil-xdist")
     if state.suite_run and not hasattr(config, "workerinput"):
-        state.collector = ResultCollector(state.redactor or Redactor())
+        state.collector = ResultCollector(state.redactor or Redactor(), tbstyle)
         config.pluginmanager.register(state.collector, "vigil-results")
 
 
@@ -90,8 +93,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> None:
-    running.deadline_missed(pyfuncitem)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    return running.call_check(pyfuncitem)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -99,11 +102,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     failure.setup_properties(item)
 
 
-@pytest.hookimpl(wrapper=True)
+# Innermost: the record (and the cleaned exception message) is ready before other plugins'
+# wrappers, Allure's among them, read the report.
+@pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report: pytest.TestReport = yield
     failure.make_record(item, report, call)
     return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    return terminal.teststatus(report)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,13 +1,19 @@
 """Gathering the run's records on the controller (under xdist, the workers' reports arrive
 there with their records), one per check, phases folded, in an order independent of how
-the checks were run, so the reports of `-n 0` and `-n 4` runs are identical but for times."""
+the checks were run, so the reports of `-n 0` and `-n 4` runs are identical but for times.
+
+The collector also knows whether the run looked at every check its environments and `-m`
+markers selected (`partial_reasons`): `-k`, `--lf`, `--sw`, named files or node ids, `-x`
+stopping early, an interrupted run, the `--deadline`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from vigil.plugin import terminal
 from vigil.plugin.failure import record_of
 from vigil.record import CheckRecord, Outcome
 from vigil.redact import Redactor
@@ -16,13 +22,24 @@ from vigil.redact import Redactor
 class ResultCollector:
     """Registered as a plugin on the controller only."""
 
-    def __init__(self, redactor: Redactor) -> None:
+    def __init__(self, redactor: Redactor, tbstyle: str = "auto") -> None:
         self.records: dict[str, CheckRecord] = {}
         self.started = datetime.now(UTC)
         self.clean = redactor
+        self.tbstyle = tbstyle
+        self.last_failed: set[str] = set()  # what --lf narrows to, read before the run
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        lfplugin = session.config.pluginmanager.get_plugin("lfplugin")
+        if session.config.getoption("lf", False) and lfplugin is not None:
+            self.last_failed = {str(nodeid) for nodeid in lfplugin.lastfailed}
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = record_of(report) or self._not_a_check(report)
+        record = record_of(report)
+        if record is not None and report.failed:
+            terminal.show_at_style(report, record, self.tbstyle)
+        record = record or self._not_a_check(report)
         known = self.records.get(report.nodeid)
         if known is None:
             self.records[report.nodeid] = record
@@ -55,6 +72,37 @@ class ResultCollector:
 
     def checks(self) -> list[CheckRecord]:
         return sorted(self.records.values(), key=lambda c: (c.environment, c.id))
+
+    def partial_reasons(self, session: pytest.Session, suite: Path) -> list[str]:
+        """Why this run did not look at every check its environments and markers select;
+        empty for a complete run (`-m` narrows what is asked, not how much of it is seen)."""
+        config = session.config
+        reasons = []
+        if config.option.keyword:
+            reasons.append(f"-k {config.option.keyword}")
+        narrowed = [arg for arg in config.args if not _is_directory(arg, suite, config)]
+        if narrowed:
+            reasons.append(f"only {', '.join(narrowed)}")
+        if getattr(config.option, "deselect", None):
+            reasons.append("--deselect")
+        if self.last_failed & set(self.records):
+            reasons.append("--lf: only what failed last time")
+        if config.getoption("stepwise", False):
+            reasons.append("--sw: from the last failure on")
+        ran = len(self.records)
+        if ran < session.testscollected:
+            reasons.append(f"stopped early: {ran} of {session.testscollected} checks ran")
+        cut = sum(1 for record in self.records.values() if record.deadline_missed)
+        if cut:
+            reasons.append(f"--deadline: {cut} checks not observed in time")
+        return reasons
+
+
+def _is_directory(arg: str, suite: Path, config: pytest.Config) -> bool:
+    """Whether a command-line argument names the whole suite (or a directory holding it)."""
+    path = Path(arg.split("::")[0])
+    path = (path if path.is_absolute() else Path(config.invocation_params.dir) / path).resolve()
+    return "::" not in arg and (path == suite or path in suite.parents)
 
 
 def _environment_of(test_id: str) -> str:

@@ -18,9 +18,10 @@ from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
 from vigil.escalation import escalation_step
 from vigil.expect import CheckFailed, NotEvaluated
 from vigil.plugin import allure
-from vigil.plugin.state import CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
+from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.record import CheckRecord, Outcome
 from vigil.redact import Redactor
+from vigil.reports.view import unfilled
 from vigil.runbook import render
 from vigil.severity import Severity
 
@@ -53,32 +54,57 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
     if info is None:
         return
     clean = state_of(item.config).redactor or Redactor()
-    record = _record(item, info, report)
+    record = _record(item, info, report, clean)
     error = call.excinfo.value if call.excinfo is not None else None
     if report.failed:
-        values = info.target.template_values()
+        # Names and vars are one line each in a step: a newline in a target's name must not
+        # forge a numbered step of its own.
+        values = {k: clean(v, newlines=False) for k, v in info.target.template_values().items()}
         if isinstance(error, CheckFailed):
             values.update({k: clean(v, newlines=False) for k, v in error.values.items()})
-            record.evidence = [clean(line) for line in error.evidence]
-            record.message = clean(error.message)
+            record.evidence = [clean(one_line(line)) for line in error.evidence]
+            record.message = clean(one_line(error.message))
             record.evaluated = not isinstance(error, NotEvaluated)
             if not record.evaluated:
                 record.message = f"not evaluated: {record.message}"
         else:
-            record.message = clean(_crash_message(report))
+            record.message = clean(one_line(_crash_message(report)))
+        _clean_exception(error, record.message)
         # Steps are filled with the target's values (its URL, its DSN): masked like the rest.
         record.remediation = [clean(render(step, values)) for step in info.entry.remediation]
         escalate = escalation_step(info.target.environment.spec.escalation)
         if escalate and info.severity is Severity.SEV1:  # the check's severity, overrides too
             record.remediation.append(clean(escalate))
         record.diagnosis = [clean(render(step, values)) for step in info.entry.diagnosis]
-        _tell(item, report, info, record, clean)
+        _tell(item, report, info, record, clean, isinstance(error, CheckFailed))
     elif report.skipped and isinstance(report.longrepr, tuple):
         record.message = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
+    if report.when == "call" and record.attempts > 1:
+        attempts = [("attempts", str(record.attempts))]
+        report.user_properties += attempts
+        item.user_properties += attempts
+        if report.passed and item.config.getoption("allure_report_dir", None):
+            allure.mark_flaky(record.attempts)
     setattr(report, RECORD_ATTRIBUTE, record.to_data())
 
 
-def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> CheckRecord:
+def one_line(text: str) -> str:
+    """A message or evidence line stays one line whatever a target put in it: a newline in a
+    component's name is shown as `\\n`, it does not start a line of its own."""
+    return text.replace("\r\n", "\n").replace("\n", "\\n")
+
+
+def _clean_exception(error: BaseException | None, message: str) -> None:
+    """Outputs that read the exception itself (Allure's status message) read it cleaned."""
+    if isinstance(error, CheckFailed):
+        error.msg = message
+    elif error is not None and len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (message,)
+
+
+def _record(
+    item: pytest.Item, info: CheckInfo, report: pytest.TestReport, clean: Redactor
+) -> CheckRecord:
     target, entry = info.target, info.entry
     test_id = item.nodeid.rpartition("::")[2]
     if report.passed:
@@ -90,8 +116,8 @@ def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> Ch
     return CheckRecord(
         id=test_id,
         check=test_id.split("[")[0],
-        environment=target.environment.name,
-        target=target.name,
+        environment=clean(target.environment.name, newlines=False),
+        target=clean(target.name, newlines=False),
         outcome=outcome,
         severity=info.severity,
         system=entry.system,
@@ -101,7 +127,16 @@ def _record(item: pytest.Item, info: CheckInfo, report: pytest.TestReport) -> Ch
         evaluated=DEADLINE_MISSED not in item.stash,
         duration_s=round(report.duration, 3),
         notes=list(target.notes),
+        attempts=item.stash.get(ATTEMPTS, 1) if report.when == "call" else 1,
+        reachable=report.when != "call" or _observed(item, info),
+        deadline_missed=DEADLINE_MISSED in item.stash,
     )
+
+
+def _observed(item: pytest.Item, info: CheckInfo) -> bool:
+    """Whether every observation the check read was made (the probe reached the target)."""
+    funcargs = getattr(item, "funcargs", {})
+    return not any(getattr(funcargs.get(name), "error", None) for name in info.observations)
 
 
 def _crash_message(report: pytest.TestReport) -> str:
@@ -117,6 +152,7 @@ def _tell(
     info: CheckInfo,
     record: CheckRecord,
     clean: Redactor,
+    check_failed: bool,
 ) -> None:
     """The failure as every output shows it: JUnit properties, Allure, the terminal."""
     extra = [("remediation", "\n".join(record.remediation))]
@@ -128,13 +164,13 @@ def _tell(
     item.user_properties += extra
     block = runbook_text(info, record)
     if item.config.getoption("allure_report_dir", None):
-        allure.describe_failure(block, record.remediation, record.evidence)
+        allure.describe_failure(record, block)
     longrepr = report.longrepr
     _mask(longrepr, clean)
     if isinstance(longrepr, ExceptionChainRepr) and longrepr.reprcrash is not None:
         object.__setattr__(longrepr.reprcrash, "message", record.message)
     if isinstance(longrepr, ExceptionRepr):
-        if not record.evaluated:
+        if check_failed:
             _replace_value_lines(longrepr, record.message)
         longrepr.addsection("runbook", block)
         if record.evidence:
@@ -142,7 +178,8 @@ def _tell(
 
 
 def _replace_value_lines(longrepr: ExceptionRepr, message: str) -> None:
-    """A check that could not look says so on its first line, as in the summary."""
+    """A failed check's text is its record's message, as in the summary: one line, cleaned,
+    "not evaluated: " first when the check could not look."""
     entries = longrepr.reprtraceback.reprentries
     if entries and hasattr(entries[-1], "lines"):
         object.__setattr__(entries[-1], "lines", message.splitlines())
@@ -165,10 +202,10 @@ def _mask(longrepr: object, clean: Redactor) -> None:
 
 def runbook_text(info: CheckInfo, record: CheckRecord) -> str:
     """The block shown under a failure: entry, link, what to do, how to look closer."""
-    entry, target = info.entry, info.target
+    entry = info.entry
     lines = [
         f"runbook:  {entry.id} - {entry.title} ({info.severity})",
-        f"target:   {target.environment.name} / {target.name}",
+        f"target:   {record.environment} / {record.target}",
     ]
     if record.runbook_url:
         lines.append(f"link:     {record.runbook_url}")
@@ -177,6 +214,12 @@ def runbook_text(info: CheckInfo, record: CheckRecord) -> str:
     if record.diagnosis:
         lines.append("look closer:")
         lines += [f"  $ {step}" for step in record.diagnosis]
+    holes = unfilled([*record.remediation, *record.diagnosis])
+    if holes:
+        keys = ", ".join(f"{name}:" for name in holes)
+        lines.append(
+            f"not filled: {', '.join('{' + n + '}' for n in holes)} (set {keys} under vars:)"
+        )
     return "\n".join(lines)
 
 

@@ -1,8 +1,10 @@
-"""The end of a run: the `--fail-on` gate, the reports, the metrics and the last words on
-screen. Runs on the controller (under xdist, the workers' reports arrive there)."""
+"""The end of a run: the `--fail-on` gate, the memory of earlier runs, the reports, the
+metrics and the last words on screen. Runs on the controller (under xdist, the workers'
+reports arrive there)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,14 +12,19 @@ from typing import Any
 import pytest
 
 from vigil.errors import VigilError
-from vigil.plugin.state import STATE_KEY
+from vigil.plugin import allure, terminal
+from vigil.plugin.configure import ini_path
+from vigil.plugin.state import STATE_KEY, RunState
 from vigil.redact import redact_url
+from vigil.reports.changes import remember
 from vigil.reports.files import write_atomically
-from vigil.reports.history import append_history
+from vigil.reports.history import append_history, read_history
 from vigil.reports.html import render_html
 from vigil.reports.markdown import render_markdown
 from vigil.reports.push import push_metrics
 from vigil.reports.results import RunResults, summarize
+
+PUSHGATEWAY_PASSWORD = "VIGIL_PUSHGATEWAY_PASSWORD"  # the variable --pushgateway-user reads
 
 
 def sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -26,54 +33,84 @@ def sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is None or not state.suite_run:
         return
-    threshold = config.getoption("fail_on", None)
-    if threshold is not None and exitstatus == pytest.ExitCode.TESTS_FAILED:
-        failing = state.collector.records.values() if state.collector else []
-        blocking = [
-            check
-            for check in failing
-            if check.failing and (check.severity is None or check.severity.at_least(threshold))
-        ]
-        if not blocking and not _collection_failed(session):
-            session.exitstatus = pytest.ExitCode.OK
+    _gate(session, state, exitstatus)
+    state.exit_status = int(session.exitstatus)
     if state.collector is None or config.option.collectonly:
         return  # nothing was checked: the last reports and metrics stay as they were
-    filters = {
-        "environments": ", ".join(e.name for e in state.environments),
-        "markers": config.option.markexpr or "",
-        "keywords": config.option.keyword or "",
-        "fail_on": str(threshold or ""),
-    }
-    names = [e.name for e in state.environments]
-    state.run = summarize(
-        state.collector.checks(),
-        names,
-        filters,
-        int(session.exitstatus),
-        state.collector.started,
-        datetime.now(UTC),
-    )
     directory = Path(config.invocation_params.dir, config.getoption("report_dir"))
+    history = read_history(directory / "history.jsonl")
+    checks = state.collector.checks()
+    started = state.collector.started
+    remember(checks, history, started.isoformat(timespec="seconds"))
+    state.run = summarize(
+        checks,
+        [e.name for e in state.environments],
+        _filters(config, state),
+        int(session.exitstatus),
+        started,
+        datetime.now(UTC),
+        partial_reasons=state.collector.partial_reasons(session, ini_path(config, "vigil_suite")),
+        broken={Path(p.source).stem: (p.source, list(p.problems)) for p in state.problems},
+    )
+    state.run.previous_run = str(history[-1].get("time")) if history else None
     try:
         state.report_paths = write_reports(state.run, directory)
     except OSError as exc:
         state.report_error = f"cannot write reports to {directory}: {exc}"
+    alluredir = config.getoption("allure_report_dir", None)
+    if alluredir:
+        try:
+            allure.write_run_files(Path(config.invocation_params.dir, alluredir), state.run)
+        except OSError as exc:
+            state.report_error = f"cannot write Allure's run files to {alluredir}: {exc}"
     gateway = config.getoption("pushgateway")
     if gateway:
         try:
-            push_metrics(gateway, state.run, timeout_s=10)
+            push_metrics(
+                gateway,
+                state.run,
+                timeout_s=10,
+                user=config.getoption("pushgateway_user"),
+                password=os.environ.get(PUSHGATEWAY_PASSWORD),
+            )
             state.report_paths.append(f"metrics pushed to {redact_url(gateway)}")
         except VigilError as exc:
             state.report_error = str(exc)
             session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+    state.exit_status = int(session.exitstatus)
+
+
+def _gate(session: pytest.Session, state: RunState, exitstatus: int) -> None:
+    """`--fail-on sevN`: failures less severe than sevN do not fail the run."""
+    threshold = session.config.getoption("fail_on", None)
+    if threshold is None or exitstatus != pytest.ExitCode.TESTS_FAILED:
+        return
+    failing = state.collector.records.values() if state.collector else []
+    blocking = [
+        check
+        for check in failing
+        if check.failing and (check.severity is None or check.severity.at_least(threshold))
+    ]
+    if not blocking and not _collection_failed(session):
+        session.exitstatus = pytest.ExitCode.OK
+
+
+def _filters(config: pytest.Config, state: RunState) -> dict[str, str]:
+    return {
+        "environments": ", ".join(e.name for e in state.environments),
+        "markers": config.option.markexpr or "",
+        "keywords": config.option.keyword or "",
+        "fail_on": str(config.getoption("fail_on", None) or ""),
+    }
 
 
 def write_reports(run: RunResults, directory: Path) -> list[str]:
-    """Write readiness.md, readiness.html, results.json and append to history.jsonl."""
+    """Append to history.jsonl, then write results.json, readiness.md and readiness.html, each
+    replaced in one step (a run killed meanwhile leaves the old file or the new one)."""
     directory.mkdir(parents=True, exist_ok=True)
     history = append_history(directory / "history.jsonl", run)
     run.write_json(directory / "results.json")
-    write_atomically(directory / "readiness.md", render_markdown(run))
+    write_atomically(directory / "readiness.md", render_markdown(run, history))
     write_atomically(directory / "readiness.html", render_html(run, history))
     return [str(directory / name) for name in ("readiness.md", "readiness.html", "results.json")]
 
@@ -88,32 +125,8 @@ def _collection_failed(session: pytest.Session) -> bool:
 
 
 def terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """The last thing on screen: READY / NOT READY per environment, failures by severity."""
+    """The last thing on screen (`vigil.plugin.terminal`); pytest hands `exitstatus` as it
+    was before the gate, so the final one is read from the run's state."""
     state = config.stash.get(STATE_KEY, None)
-    if not state or state.run is None:
-        return
-    terminalreporter.section("vigil readiness", sep="=")
-    broken = {Path(problem.source).stem for problem in state.problems}
-    for environment in state.run.environments:
-        if environment.name in broken:
-            continue  # said below, once
-        verdict = environment.verdict
-        counts = environment.failed_by_severity
-        detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
-        errors = environment.counts["failed"] + environment.counts["error"] - sum(counts.values())
-        if errors:  # failures with no severity: a broken file, a crashed fixture
-            detail = ", ".join(filter(None, [detail, f"{errors} without a severity"]))
-        terminalreporter.write_line(
-            f"{environment.name:<20} {verdict:<10} {detail or 'no failures'}"
-        )
-    for problem in state.problems:
-        terminalreporter.write_line(
-            f"{Path(problem.source).stem:<20} {'BROKEN':<10} {problem.source}: see above"
-        )
-    threshold = config.getoption("fail_on")
-    if threshold:
-        terminalreporter.write_line(f"gate: --fail-on {threshold} -> exit status {exitstatus}")
-    for path in state.report_paths:
-        terminalreporter.write_line(f"report: {path}")
-    if state.report_error:
-        terminalreporter.write_line(f"reports: {state.report_error}", red=True)
+    if state and state.run is not None:
+        terminal.summary(terminalreporter, state, config)

@@ -46,6 +46,19 @@ def concurrency_option(value: str) -> int:
     return number
 
 
+MAX_RETRIES = 10
+
+
+def retries_option(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= MAX_RETRIES:
+        raise pytest.UsageError(f"--retries {value!r}: give a whole number from 0 to {MAX_RETRIES}")
+    return number
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("vigil", "Vigil smoke and readiness checks")
     group.addoption(
@@ -71,6 +84,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="bound the whole run: checks not evaluated by then fail as 'not evaluated: deadline'",
     )
     group.addoption(
+        "--retries",
+        type=retries_option,
+        default=None,
+        metavar="N",
+        help="look again, up to N more times, at a target whose check failed before the check"
+        " counts as failed (a pass on a retry is shown as flaky); `retries:` in an environment"
+        " file or on a target takes precedence",
+    )
+    group.addoption(
         "--probe-concurrency",
         type=concurrency_option,
         default=None,
@@ -89,7 +111,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--pushgateway",
         default=None,
         metavar="URL",
-        help="push per-environment readiness metrics to this Prometheus Pushgateway",
+        help="push per-environment readiness metrics to this Prometheus Pushgateway"
+        " (basic auth: user:password@ in the URL, or --pushgateway-user)",
+    )
+    group.addoption(
+        "--pushgateway-user",
+        default=None,
+        metavar="NAME",
+        help="basic-auth user for the Pushgateway; the password is read from the variable"
+        " VIGIL_PUSHGATEWAY_PASSWORD",
     )
     group.addoption(
         "--sandbox-home",

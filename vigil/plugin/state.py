@@ -37,6 +37,8 @@ class RunState:
     run: RunResults | None = None
     report_paths: list[str] = field(default_factory=list)
     report_error: str | None = None
+    tbstyle: str = "auto"  # --tb as the user gave it (configure turns "auto" into "short")
+    exit_status: int | None = None  # the run's final exit status, after the --fail-on gate
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class CheckInfo:
 STATE_KEY = pytest.StashKey[RunState]()
 CHECK_KEY = pytest.StashKey[CheckInfo]()
 DEADLINE_MISSED = pytest.StashKey[str]()
+ATTEMPTS = pytest.StashKey[int]()  # observations a check took (retries)
 
 
 def state_of(config: pytest.Config) -> RunState:

@@ -1,29 +1,35 @@
 """Run results: the records of every check, and the verdict per environment.
 
 `summarize` turns the collected records into `RunResults`, which every writer reads.
-`results.json` schema (version "vigil.results/1"), documented in docs/reports.md:
+`results.json` schema "vigil.results/2" (a superset of "vigil.results/1"), documented in
+docs/reports.md:
     {"schema", "started_at", "finished_at", "duration_s", "filters", "exit_status",
-     "environments": [{"name", "ready", "counts": {"passed", "failed", "error", "skipped"},
-                       "failed_by_severity": {"sev1": n, ...}}],
+     "partial", "partial_reasons", "previous_run",
+     "changes": {"new", "still", "resolved", "flapping", "flaky"},
+     "environments": [{"name", "ready", "verdict", "counts": {"passed", "failed", "error",
+                       "skipped"}, "failed_by_severity": {"sev1": n, ...}, "problems", "source"}],
      "checks": [{"id", "check", "environment", "target", "outcome", "severity", "system",
                  "runbook", "runbook_title", "runbook_url", "message", "remediation",
-                 "evidence", "evaluated", "duration_s", "notes"}]}
+                 "evidence", "evaluated", "duration_s", "notes", "diagnosis", "attempts",
+                 "change", "failing_since", "flapping", "reachable"}]}
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from vigil.record import CheckRecord, Outcome
+from vigil.reports import changes as memory
 from vigil.reports.files import write_atomically
 from vigil.severity import SEVERITIES, Severity
 
-SCHEMA = "vigil.results/1"
-_V1_CHECK_KEYS = (
+SCHEMA = "vigil.results/2"
+V1_CHECK_KEYS = (
     "id",
     "check",
     "environment",
@@ -41,6 +47,23 @@ _V1_CHECK_KEYS = (
     "duration_s",
     "notes",
 )
+CHECK_KEYS = (
+    *V1_CHECK_KEYS,
+    "diagnosis",
+    "attempts",
+    "change",
+    "failing_since",
+    "flapping",
+    "reachable",
+)
+
+READY, NOT_READY, PARTIAL, NOT_CHECKED, BROKEN = (
+    "READY",
+    "NOT READY",
+    "PARTIAL",
+    "NOT CHECKED",
+    "BROKEN",
+)
 
 
 @dataclass
@@ -49,22 +72,31 @@ class EnvironmentSummary:
     ready: bool
     counts: dict[str, int]
     failed_by_severity: dict[Severity, int]
+    partial: bool = False
+    problems: list[str] = field(default_factory=list)  # a broken environment file's problems
+    source: str | None = None  # the broken environment file
 
     @property
     def verdict(self) -> str:
-        """READY, NOT READY, or NOT CHECKED when no check of it passed or failed."""
+        """READY; BROKEN (its file could not be loaded); NOT CHECKED (no check passed or
+        failed); PARTIAL (the run left out some of its checks); else NOT READY."""
         if self.ready:
-            return "READY"
+            return READY
+        if self.problems:
+            return BROKEN
         if not any(self.counts[k] for k in ("passed", "failed", "error")):
-            return "NOT CHECKED"
-        return "NOT READY"
+            return NOT_CHECKED
+        return PARTIAL if self.partial else NOT_READY
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "ready": self.ready,
+            "verdict": self.verdict,
             "counts": self.counts,
             "failed_by_severity": {str(k): v for k, v in self.failed_by_severity.items()},
+            "problems": self.problems,
+            "source": self.source,
         }
 
 
@@ -77,6 +109,17 @@ class RunResults:
     exit_status: int
     environments: list[EnvironmentSummary]
     checks: list[CheckRecord]
+    partial_reasons: list[str] = field(default_factory=list)
+    previous_run: str | None = None  # when the last run in the same report directory started
+
+    @property
+    def partial(self) -> bool:
+        """The selection left out checks of a selected environment (-k, --lf, -x, deadline)."""
+        return bool(self.partial_reasons)
+
+    @property
+    def changes(self) -> dict[str, int]:
+        return memory.counts(self.checks)
 
     def failures(self) -> list[CheckRecord]:
         """Failing checks, most severe first, then by environment and id."""
@@ -89,7 +132,7 @@ class RunResults:
         checks = []
         for check in self.checks:
             data = check.to_data()
-            checks.append({key: data[key] for key in _V1_CHECK_KEYS})
+            checks.append({key: data[key] for key in CHECK_KEYS})
         return {
             "schema": SCHEMA,
             "started_at": self.started_at,
@@ -97,6 +140,10 @@ class RunResults:
             "duration_s": self.duration_s,
             "filters": self.filters,
             "exit_status": self.exit_status,
+            "partial": self.partial,
+            "partial_reasons": self.partial_reasons,
+            "previous_run": self.previous_run,
+            "changes": self.changes,
             "environments": [e.to_json() for e in self.environments],
             "checks": checks,
         }
@@ -112,23 +159,34 @@ def summarize(
     exit_status: int,
     started: datetime,
     finished: datetime,
+    *,
+    partial_reasons: list[str] | None = None,
+    broken: Mapping[str, tuple[str, list[str]]] | None = None,
 ) -> RunResults:
-    """The run's results: its records, and per environment the counts and the verdict."""
-    names = list(dict.fromkeys([*environments, *(c.environment for c in checks)]))
+    """The run's results: its records, and per environment the counts and the verdict.
+    `broken` names the environment files that could not be loaded: (file, its problems)."""
+    problems = broken or {}
+    partial = bool(partial_reasons)
+    names = list(dict.fromkeys([*environments, *problems, *(c.environment for c in checks)]))
     summaries = []
     for name in names:
         own = [c for c in checks if c.environment == name]
         counts = {str(k): sum(1 for c in own if c.outcome == k) for k in Outcome}
         counts = {k: counts[k] for k in ("error", "failed", "skipped", "passed")}
         by_severity = {s: sum(1 for c in own if c.failing and c.severity == s) for s in SEVERITIES}
-        # READY needs evidence: checks that ran, none failing, in a run that completed
-        # (an interrupted or misconfigured run proves nothing).
+        # READY needs evidence: checks that ran, none failing, in a run that completed and
+        # looked at every selected check (an interrupted or narrowed run proves nothing).
         ready = (
             counts["failed"] == counts["error"] == 0
             and counts["passed"] > 0
             and exit_status in (0, 1)
+            and not partial
+            and name not in problems
         )
-        summaries.append(EnvironmentSummary(name, ready, counts, by_severity))
+        source, found = problems.get(name, (None, []))
+        summaries.append(
+            EnvironmentSummary(name, ready, counts, by_severity, partial, list(found), source)
+        )
     return RunResults(
         started_at=started.isoformat(timespec="seconds"),
         finished_at=finished.isoformat(timespec="seconds"),
@@ -137,4 +195,5 @@ def summarize(
         exit_status=exit_status,
         environments=summaries,
         checks=checks,
+        partial_reasons=list(partial_reasons or []),
     )
