@@ -134,7 +134,7 @@ def test_a_loaded_file_registers_every_secret_it_configures(tmp_path: Path) -> N
 http:
   services:
     - name: api
-      url: "https://user:http/pw#1@api.example.com/health?access_token=query-tok-1&page=2"
+      url: "https://user:http%2Fpw%231@api.example.com/health?access_token=query-tok-1&page=2"
       detailed_url: https://tok3n-as-user@api.example.com/detailed?X-Amz-Signature=amz-sig-1
       headers:
         Authorization: Bearer bearer-tok-1
@@ -144,7 +144,7 @@ http:
         Accept: application/json
 postgres:
   - name: url
-    dsn: postgresql://app:pg/pw@1@db.example.com:5432/app
+    dsn: postgresql://app:pg%2Fpw%401@db.example.com:5432/app
   - name: keywords
     dsn: "host=db user=app password='kw pw\\\\'1' dbname=app"
 redis:
@@ -164,7 +164,7 @@ status_pages:
 """
     found = _secrets_of(tmp_path, text, {"REDIS_PW": "redis-pw-1", "PROM_TOKEN": "prom-tok-1"})
     assert found >= {
-        "http/pw#1",  # a password with a raw `/` and `#`, as meant
+        "http/pw#1",  # a password with `/` and `#` (percent-encoded in the file), as meant
         "user:http/pw#1",  # what a Basic header of that URL encodes
         "query-tok-1",
         "tok3n-as-user",  # a token as the whole userinfo of a web URL

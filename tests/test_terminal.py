@@ -69,7 +69,7 @@ def test_tb_short_prints_the_message_and_the_first_step(
     run = run_suite("--env", str(two_failures), "--tb=short")
     failures = _section(run.output, "FAILURES")
     assert failures.count("first step: Declare an incident for ") == 2
-    assert "runbook: http-service-down (sev1); 7 more steps with --tb=long" in failures
+    assert "runbook: http-service-down (sev1); 8 more steps with --tb=long" in failures
     assert "look closer" not in failures and "what to do:" not in failures
     assert len(failures.splitlines()) == 8  # per failure: its header and three lines
 
@@ -80,7 +80,7 @@ def test_the_default_tells_the_whole_story(
     run = run_suite("--env", str(two_failures))
     failures = _section(run.output, "FAILURES")
     assert failures.count("what to do:") == 2 and failures.count("look closer:") == 2
-    assert "  8. Verify before closing" in failures
+    assert "  9. Verify before closing" in failures
     assert "kubectl rollout undo deployment/down -n shop --context prod" in failures
     assert 'body: {"status": "error"}' in failures  # the evidence section
     summary = _section(run.output, "vigil readiness").splitlines()
@@ -96,9 +96,10 @@ def test_the_short_summary_leads_with_the_message(
     summary = _section(run.output, "short test summary info").splitlines()
     assert len(summary) == 2, summary
     assert summary[0].startswith("FAILED HTTP 503 from GET http://127.0.0.1:")
-    assert summary[0].endswith(" [term/down]") and len(summary[0]) <= 80
-    assert summary[1].startswith("FAILED no response: connection refused by 127.0.0.1:")
-    assert summary[1].endswith(" [term/refused]") and len(summary[1]) <= 80
+    assert summary[0].endswith(" - test_health_endpoint[term/down]") and len(summary[0]) <= 80
+    assert summary[1].startswith("FAILED no response: connection refused")
+    assert summary[1].endswith(" - test_health_endpoint[term/refused]")
+    assert len(summary[1]) <= 80
     assert "FAILED checks/test_http.py::" not in run.output
 
 

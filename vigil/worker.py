@@ -53,6 +53,12 @@ def run_probes(
     return ProbeSession(deadline_at=deadline_at, max_in_flight=max_in_flight)
 
 
+def _travels(observation: Observation[Any]) -> bool:
+    """Built-in families' observations come back from the child by pickle; a team's classes
+    (from a conftest, say) may not be importable by name, so their probes run here."""
+    return getattr(observation.probe, "__module__", "").startswith("vigil.families.")
+
+
 def _key(observation: Observation[Any], target: Target[Any]) -> Key:
     return (observation.fixture, f"{target.kind}:{target.id}")
 
@@ -98,6 +104,7 @@ class ProbeWorker:
         self._sock: socket.socket | None = None
         self._pid = 0
         self._closed = False
+        self._local: ProbeSession | None = None
 
     # --- the session's interface ---------------------------------------------------------
 
@@ -109,6 +116,9 @@ class ProbeWorker:
             if self._closed:
                 raise RuntimeError("the probe session is closed")
             for observation, target in wanted:
+                if not _travels(observation):
+                    futures.append(self._here().observe(observation, target))
+                    continue
                 key = _key(observation, target)
                 future = self._futures.get(key)
                 if future is None:
@@ -133,6 +143,9 @@ class ProbeWorker:
             raise DeadlineReached from None
 
     def forget(self, observation: Observation[Any], target: Target[Any]) -> None:
+        if not _travels(observation):
+            self._here().forget(observation, target)
+            return
         key = _key(observation, target)
         with self._lock:
             self._futures.pop(key, None)
@@ -144,6 +157,14 @@ class ProbeWorker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _here(self) -> ProbeSession:
+        """The session in this process, for the families whose observations cannot travel."""
+        if self._local is None:
+            self._local = ProbeSession(
+                deadline_at=self.deadline_at, max_in_flight=self._max_in_flight
+            )
+        return self._local
 
     # --- the child -----------------------------------------------------------------------
 
@@ -188,6 +209,8 @@ class ProbeWorker:
                 return
             self._closed = True
             sock, pid = self._sock, self._pid
+        if self._local is not None:
+            self._local.close()
         if sock is None:
             return
         with contextlib.suppress(OSError):

@@ -182,8 +182,8 @@ def _targets(write: Any, run: RunResults, width: int | None) -> None:
 def _short_summary(
     terminalreporter: Any, failures: list[CheckRecord], config: pytest.Config
 ) -> None:
-    """pytest's short summary of failures, with the message first (pytest's own lines give
-    an 80-column terminal's width to the file path and the test id)."""
+    """pytest's short summary of failures, with the message first and the test id after it
+    (pytest's own lines give an 80-column terminal's width to the file path)."""
     chars = getattr(terminalreporter, "reportchars", None)
     if not failures or not isinstance(chars, str) or not set("fE") & set(chars):
         return
@@ -192,8 +192,7 @@ def _short_summary(
     width = _width(config)
     for check in failures:
         word = "ERROR" if str(check.outcome) == "error" else "FAILED"
-        where = check.id.partition("[")[2].rstrip("]") or check.id
-        tail = f" [{where}]"
+        tail = f" - {check.id}"  # the test id, as -k and --lf take it
         message = first_line(check.message) or str(check.outcome)
         if width:
             message = _trimmed(message, max(MIN_MESSAGE_WIDTH, width - len(word) - 1 - len(tail)))

@@ -88,11 +88,12 @@ class HttpService(TargetSettings):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        if "kind" not in data and data.get("runbook") in IMPLIED_KIND:
+        runbook, kind = data.get("runbook"), data.get("kind")
+        if kind is None and isinstance(runbook, str) and runbook in IMPLIED_KIND:
             # `runbook: dependency-unreachable` (v1's way to say it) means an external API.
-            data["kind"] = IMPLIED_KIND[data["runbook"]]
-        if data.get("kind") not in KIND_ENTRY:
-            return data
+            data["kind"] = IMPLIED_KIND[runbook]
+        if not isinstance(data.get("kind"), str) or data["kind"] not in KIND_ENTRY:
+            return data  # the model says what is wrong with it
         if data["kind"] == "webhook":
             data.setdefault("method", "POST")
         if data["kind"] != "service" and data.get("runbook") is None:
