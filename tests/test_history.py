@@ -118,7 +118,7 @@ def test_a_sequence_of_runs_remembers_changes_streaks_and_flaps(
     # 8: partial (-k steady): never READY, and the flipping checks keep their streak.
     partial = run(HEALTHY, "-k", "steady")
     assert runs[7]["partial"] is True and runs[7]["partial_reasons"] == ["-k steady"]
-    assert set(partial) == {STEADY_ID}
+    assert set(partial) == {STEADY_ID, "test_status_routed[mem/steady:429]"}  # and its route
     assert runs[7]["environments"][0]["verdict"] == "PARTIAL"
     assert runs[7]["environments"][0]["ready"] is False
     assert "partial run (-k steady)" in outputs[7]
@@ -136,10 +136,13 @@ def test_a_sequence_of_runs_remembers_changes_streaks_and_flaps(
         FLIP_IDS[0]: "f",
         FLIP_IDS[1]: "f",
         STEADY_ID: "p",
+        "test_status_routed[mem/flip:429]": "p",  # each service's 429 route
+        "test_status_routed[mem/steady:429]": "p",
     }
     assert history[1]["outcomes"] == {
         "test_health_body": {"f": ["mem/flip"]},
         "test_health_endpoint": {"f": ["mem/flip"], "p": ["mem/steady"]},
+        "test_status_routed": {"p": ["mem/flip:429", "mem/steady:429"]},
     }
 
     # The readable reports start with what changed.
@@ -282,7 +285,7 @@ def test_stopping_early_and_deselecting_make_a_run_partial(
     stopped = run_suite("--env", str(env), "-x")
     data = _results(stopped, stopped.report_dir)
     assert data["partial"] is True
-    assert data["partial_reasons"] == ["stopped early: 1 of 3 checks ran"]
+    assert data["partial_reasons"] == ["stopped early: 1 of 5 checks ran"]  # with 429 routes
     assert data["environments"][0]["verdict"] == "PARTIAL"
     narrowed = run_suite("--env", str(env), "-m", "sev1")
     data = _results(narrowed, narrowed.report_dir)

@@ -77,4 +77,7 @@ def test_a_run_killed_while_writing_leaves_whole_reports(
     assert final.returncode == 1
     history = _assert_whole(reports, before)
     assert len(history) == lines + 1
-    assert history[-1]["outcomes"] == {"test_health_endpoint": {"f": ["atomic/api"]}}
+    assert history[-1]["outcomes"] == {
+        "test_health_endpoint": {"f": ["atomic/api"]},
+        "test_status_routed": {"p": ["atomic/api:429"]},  # the service's 429 route
+    }

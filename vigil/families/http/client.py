@@ -17,6 +17,7 @@ import asyncio
 import base64
 import errno
 import json
+import re
 import socket
 import ssl
 import time
@@ -245,9 +246,14 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+_VALID_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
 def _split_credentials(url: str) -> tuple[URL, str | None]:
     """Credentials in a URL go as Basic auth, not in the URL: the URL is what clients log."""
-    parsed = URL(url)
+    # As written, when it is already a valid URL: a server that signs its query (`%2F` vs `/`)
+    # must see the bytes the file gives; else quoted as a browser would.
+    parsed = URL(url, encoded=_VALID_URL.fullmatch(url) is not None)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError("an http:// or https:// URL with a host is needed")
     if parsed.user is None and parsed.password is None:
