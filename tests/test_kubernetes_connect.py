@@ -19,7 +19,7 @@ from tests.conftest import suite_run, write_env
 from tests.probing import observe, targets_of
 from tests.servers import free_port
 from vigil.environment import load_environment
-from vigil.families.kubernetes.client import import_apis
+from vigil.families.kubernetes.probe import import_apis
 from vigil.session import CLOSE_TIMEOUT_S, ProbeSession
 
 COMMAND_S = 300  # how long the credential command sleeps: far longer than any run here

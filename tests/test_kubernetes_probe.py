@@ -14,8 +14,7 @@ from tests.probing import load_targets, observe
 from tests.servers import Endpoint, HttpServer, SilentPort, free_port
 from vigil.families.kubernetes import client as kube_client
 from vigil.families.kubernetes import probe as kubernetes
-from vigil.families.kubernetes.client import import_apis
-from vigil.families.kubernetes.probe import ClusterState, NamespaceObjects
+from vigil.families.kubernetes.probe import ClusterState, NamespaceObjects, import_apis
 from vigil.families.kubernetes.snapshot import load_snapshot
 from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.kube_standin import KubeStandIn, load_objects

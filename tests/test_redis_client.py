@@ -16,7 +16,8 @@ import redis.asyncio
 
 from tests.certs import TestCA
 from tests.redisserver import GarbageServer, RedisFarm, observe_redis
-from vigil.families.redis.probe import TLS_HINT, ReadOnlyRedis, no_client_setinfo
+from vigil.families.redis.client import ReadOnlyRedis, no_client_setinfo
+from vigil.families.redis.probe import TLS_HINT
 from vigil.session import ProbeSession
 
 

@@ -77,6 +77,8 @@ class Probes(Protocol):
         self, wanted: Iterable[tuple[Observation[Any], Target[Any]]]
     ) -> list[concurrent.futures.Future[Any]]: ...
 
+    def prepare(self, wanted: Iterable[Observation[Any]]) -> None: ...
+
     def result(self, observation: Observation[T], target: Target[Any]) -> T: ...
 
     def forget(self, observation: Observation[Any], target: Target[Any]) -> None: ...
@@ -131,6 +133,15 @@ class ProbeSession:
                 loop = self._running_loop()
                 loop.call_soon_threadsafe(self._spawn, new)
         return futures
+
+    def prepare(self, wanted: Iterable[Observation[Any]]) -> None:
+        """Start the preparations (client imports) of these observations now, so that they
+        are done, in the background, by the time the first observation is asked for."""
+        steps = {o.prepare for o in wanted if o.prepare is not None}
+        if steps:
+            loop = self._running_loop()
+            for step in steps:
+                asyncio.run_coroutine_threadsafe(self._prepare(step), loop)
 
     def result(self, observation: Observation[T], target: Target[Any]) -> T:
         """The observation of `target`, made at most once per run. Raises `DeadlineReached`

@@ -129,6 +129,14 @@ class ProbeWorker:
                 _send(self._started(), self._send_lock, ("observe", new))
         return futures
 
+    def prepare(self, wanted: Iterable[Observation[Any]]) -> None:
+        """Start the child now and have it prepare (import its clients) while pytest collects."""
+        names = sorted({o.fixture for o in wanted if o.prepare is not None and _travels(o)})
+        with self._lock:
+            if self._closed:
+                return
+            _send(self._started(), self._send_lock, ("prepare", [(name, "") for name in names]))
+
     def observe(
         self, observation: Observation[T], target: Target[Any]
     ) -> concurrent.futures.Future[T]:
@@ -260,6 +268,9 @@ def _serve(
         try:
             while True:
                 command, keys = _receive(sock)
+                if command == "prepare":
+                    session.prepare(declared[name] for name, _ in keys)
+                    continue
                 for key in keys:
                     observation, target = declared[key[0]], targets[key[1]]
                     if command == "forget":

@@ -23,7 +23,7 @@ from vigil.environment import (
     load_environment,
 )
 from vigil.errors import CatalogError, ConfigError, VigilError
-from vigil.family import reset_registered
+from vigil.family import Observation, reset_registered, target_kinds
 from vigil.plugin import fixtures
 from vigil.plugin.state import STATE_KEY, RunState
 from vigil.redact import Redactor
@@ -55,7 +55,16 @@ def configure(config: pytest.Config) -> None:
         deadline_at=state.deadline_at,
         max_in_flight=config.getoption("probe_concurrency"),
     )
+    if not config.option.collectonly:
+        state.session.prepare(observations_in_use(state.environments))
     fixtures.register(config)
+
+
+def observations_in_use(environments: list[Environment]) -> list[Observation[Any]]:
+    """The observations of the kinds of target these environments have."""
+    kinds = target_kinds()
+    used = {kind for env in environments for kind, found in env.targets.items() if found}
+    return [o for kind in used for o in kinds[kind].observations]
 
 
 def quiet_client_loggers() -> None:

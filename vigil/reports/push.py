@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
-from prometheus_client.exposition import basic_auth_handler, default_handler
-
 from vigil.errors import VigilError
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 from vigil.redact import redact_url
 from vigil.reports.results import EnvironmentSummary, RunResults
 from vigil.severity import SEVERITIES
@@ -35,6 +35,8 @@ CHECK_LABELS = ["check", "target", "runbook", "severity", "system", "runbook_url
 
 
 def registry_for(run: RunResults, env: EnvironmentSummary) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry, Gauge  # here: only pushing runs need it
+
     """The metrics of one environment of the run."""
     registry = CollectorRegistry()
     Gauge("vigil_ready", "1 if the environment is READY", registry=registry).set(int(env.ready))
@@ -85,6 +87,8 @@ def push_metrics(
     password: str | None = None,
 ) -> list[str]:
     """Push one group per environment; returns the environment names pushed."""
+    from prometheus_client import push_to_gateway
+
     url, handler = _with_auth(gateway, user, password)
     pushed = []
     for env in run.environments:
@@ -109,6 +113,8 @@ def _with_auth(
     gateway: str, user: str | None, password: str | None
 ) -> tuple[str, Callable[..., Any]]:
     """The URL without user information, and the handler that authenticates, if asked to."""
+    from prometheus_client.exposition import basic_auth_handler, default_handler
+
     parts = urlsplit(gateway)
     if parts.username is not None:
         user = unquote(parts.username)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from vigil.families.dependencies import probe
 from vigil.families.dependencies.spec import StatusPage
+from vigil.families.http.client import prepare
 from vigil.family import Family, Observation, TargetKind
 from vigil.redact import redact_url
 from vigil.targets import Target
@@ -37,7 +38,9 @@ FAMILY = Family(
             "status_pages",
             status_pages,
             observations=(
-                Observation("status_summary", probe.observe_page, probe.page_unobserved),
+                Observation(
+                    "status_summary", probe.observe_page, probe.page_unobserved, prepare=prepare
+                ),
             ),
         ),
     ),

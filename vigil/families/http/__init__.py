@@ -104,6 +104,7 @@ FAMILY = Family(
                     probe.observe_components,
                     probe.components_unobserved,
                     queue=probe.components_queue,
+                    prepare=probe.prepare,
                 ),
             ),
         ),

@@ -79,6 +79,11 @@ def origin_queue(url: str) -> tuple[tuple[str, str], int]:
     return ("http", where(url)), PER_ORIGIN
 
 
+def prepare() -> None:
+    """Import the HTTP client once per run, outside any target's time."""
+    import aiohttp  # noqa: F401
+
+
 def no_answer(method: str, url: str, timeout_s: float) -> HttpResponse:
     """The response when nothing complete arrived within the total time."""
     return HttpResponse(

@@ -19,6 +19,7 @@ from vigil.families.http.client import (
     no_answer,
     origin_queue,
     parse_json,
+    prepare,
 )
 from vigil.families.http.formats import parse_components
 from vigil.families.http.report import ComponentReport
@@ -37,6 +38,7 @@ __all__ = [
     "fetch",
     "no_answer",
     "parse_json",
+    "prepare",
 ]
 
 
@@ -68,7 +70,9 @@ def health_queue(target: Target[HttpService]) -> tuple[tuple[str, str], int]:
     return origin_queue(target.spec.url)
 
 
-HEALTH = Observation("http_response", observe_health, health_unobserved, queue=health_queue)
+HEALTH = Observation(
+    "http_response", observe_health, health_unobserved, queue=health_queue, prepare=prepare
+)
 
 
 async def service_response(service: Target[HttpService], session: ProbeSession) -> HttpResponse:

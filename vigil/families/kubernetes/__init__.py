@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from vigil.families.kubernetes import probe
-from vigil.families.kubernetes.client import import_apis
 from vigil.families.kubernetes.spec import KubernetesSection
 from vigil.family import Family, Observation, TargetKind
 from vigil.targets import Target
@@ -59,10 +58,13 @@ FAMILY = Family(
                     probe.observe_cluster,
                     probe.cluster_unobserved,
                     blocking=True,
-                    prepare=import_apis,
+                    prepare=probe.import_apis,
                 ),
                 Observation(
-                    "k8s_namespaces", probe.observe_namespaces, probe.namespaces_unobserved
+                    "k8s_namespaces",
+                    probe.observe_namespaces,
+                    probe.namespaces_unobserved,
+                    derived=True,  # awaits the namespaces' own looks
                 ),
             ),
         ),

@@ -15,9 +15,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 _SALT = os.urandom(16)
 TLS_TYPE = "kubernetes.io/tls"
@@ -42,6 +40,10 @@ class SecretSummary:
     @property
     def keys(self) -> list[str]:
         return sorted(self.digests)
+
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 def digest(value: bytes) -> str:
@@ -87,6 +89,8 @@ def read_certificate(pem: bytes) -> TlsCertificate:
     if not pem.strip():
         return TlsCertificate(error="tls.crt is empty")
     try:
+        from cryptography import x509  # here: only TLS secrets need it
+
         certificates = x509.load_pem_x509_certificates(pem)
     except ValueError as exc:
         return TlsCertificate(error=f"tls.crt is not a PEM certificate ({exc})")
@@ -95,6 +99,8 @@ def read_certificate(pem: bytes) -> TlsCertificate:
 
 
 def _name(certificate: x509.Certificate) -> str:
+    from cryptography import x509
+
     """Its common name, else its first DNS name, else its whole subject."""
     names = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from vigil.families.http.client import prepare
 from vigil.families.prometheus import probe
 from vigil.families.prometheus.spec import PrometheusRule, PrometheusSection
 from vigil.family import Family, Observation, TargetKind
@@ -51,7 +52,12 @@ FAMILY = Family(
             "prometheus",
             servers,
             observations=(
-                Observation("prometheus_health", probe.observe_server, probe.server_unobserved),
+                Observation(
+                    "prometheus_health",
+                    probe.observe_server,
+                    probe.server_unobserved,
+                    prepare=prepare,
+                ),
             ),
         ),
         TargetKind(
@@ -59,7 +65,9 @@ FAMILY = Family(
             "prometheus.rules/presets",
             rules,
             observations=(
-                Observation("prometheus_result", probe.observe_rule, probe.rule_unobserved),
+                Observation(
+                    "prometheus_result", probe.observe_rule, probe.rule_unobserved, prepare=prepare
+                ),
             ),
         ),
     ),

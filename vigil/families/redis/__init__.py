@@ -52,6 +52,7 @@ FAMILY = Family(
                     "redis_status",
                     probe.observe_server,
                     probe.server_unobserved,
+                    prepare=probe.prepare,
                 ),
             ),
         ),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import inspect
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
@@ -23,6 +22,7 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.exceptions import NoPermissionError
 
+from vigil.families.redis.probe import TLS_HINT
 from vigil.redact import redact_text
 
 # What the probe sends; nothing else can be encoded. AUTH and SELECT are sent by the client
@@ -188,9 +188,6 @@ def refused(exc: redis.ResponseError) -> bool:
     )
 
 
-TLS_HINT = "(is the port TLS? check redis:// vs rediss://)"
-
-
 def _errno(exc: BaseException) -> int | None:
     """The operating system's error number behind a failure, if there is one."""
     seen: BaseException | None = exc
@@ -262,10 +259,3 @@ def explain(
     ):
         return "other", f"cannot resolve the host of {where}: {text}"
     return "other", f"cannot talk to {where}: {type(exc).__name__}: {text}"
-
-
-def where(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return parts.path
-    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"

@@ -42,6 +42,7 @@ FAMILY = Family(
                     "tls_certificate",
                     probe.observe_certificate,
                     probe.certificate_unobserved,
+                    prepare=probe.prepare,
                 ),
             ),
         ),

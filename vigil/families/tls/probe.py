@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-
 from vigil.families.tls.spec import TlsTarget
 from vigil.redact import redact_text
 from vigil.session import own_budget
 from vigil.targets import Target
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from vigil.session import ProbeSession
 
 # PostgreSQL's SSLRequest: length 8, then the magic request code 1234/5679.
@@ -88,6 +88,11 @@ class CertificateObservation:
         return lines
 
 
+def prepare() -> None:
+    """Import the certificate reader once per run, outside any target's time."""
+    from cryptography import x509  # noqa: F401
+
+
 def certificate_unobserved(target: Target[TlsTarget], reason: str) -> CertificateObservation:
     spec = target.spec
     return CertificateObservation(
@@ -113,6 +118,8 @@ async def observe_certificate(
         return CertificateObservation(
             endpoint, server_name, error=f"{type(exc).__name__}: {redact_text(str(exc))}"
         )
+    from cryptography import x509  # here: a run without TLS targets never imports it
+
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError as exc:
@@ -264,6 +271,8 @@ async def _postgres_ssl_request(
 
 
 def _subject_alt_names(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
+
     try:
         extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
