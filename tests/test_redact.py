@@ -11,6 +11,8 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.sentinels import Sentinel, find_leaks
 from vigil.environment import load_environment
@@ -272,3 +274,39 @@ def test_masking_by_value_keeps_the_text_around_it() -> None:
 def test_values_shorter_than_four_characters_are_masked_only_by_pattern() -> None:
     clean = Redactor(["abc"])
     assert clean("abc and https://u:abc@h/x") == "abc and https://u:***@h/x"
+
+
+# --- the patterns' shortcut: a text without a pattern's words skips it, with the same result ----
+
+_PATTERN_PIECES = [
+    "password", "PASSWORD", "Passwd", "pwd", "token", "sEcReT", "api-key", "api_key", "sig",
+    "session", "Bearer ", "Basic ", "invalid port: ", "://", "@", ":", "=", "?", "&", "'", '"',
+    " ", "\n", "x", "7", "\u017f", "\u212a", "\u0131", "\u0130", "\u00df", "***",
+]  # fmt: skip
+
+
+def _every_pattern(text: str) -> str:
+    """redact_text without its shortcut: every pattern over every text."""
+    from vigil import redact
+
+    text = redact._URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
+    text = redact._QUERY_SECRET.sub(lambda m: f"{m['head']}{MASK}", text)
+    text = redact._KEYWORD.sub(lambda m: f"{m['head']}{MASK}", text)
+    text = redact._BAD_PORT.sub(redact._masked_port, text)
+    return redact._BEARER.sub(lambda m: f"{m['head']}{MASK}", text)
+
+
+@given(st.lists(st.sampled_from(_PATTERN_PIECES) | st.text(max_size=4), max_size=8))
+@settings(max_examples=3000, deadline=None)
+def test_the_shortcut_never_changes_what_is_masked(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert redact_text(text) == _every_pattern(text)
+
+
+@pytest.mark.parametrize("word", ["pass", "passwd", "pwd", "token", "secret", "apikey", "api-key",
+                                  "sig", "signature", "credential", "auth", "jwt", "sessionid",
+                                  "PWD", "\u017fecret", "Kelvin-\u212aEY", "s\u0131g"])  # fmt: skip
+@pytest.mark.parametrize("form", ["{}=v4lue", "x?{}=v4lue&y=1", "'{}': 'v4lue'", "a_{} = v4lue"])
+def test_every_secret_word_reaches_its_pattern(word: str, form: str) -> None:
+    text = form.format(word)
+    assert redact_text(text) == _every_pattern(text)

@@ -55,7 +55,8 @@ class Observation(Generic[ObsT]):
     # of a target's time.
     queue: Callable[[Target[Any]], tuple[Hashable, int] | None] | None = None
     # Made from another observation (the probe awaits `session.observe(...)` of it): it takes
-    # no slot, turn or admission of its own, which the one it waits for needs.
+    # no slot, turn or admission of its own, which the one it waits for needs, and no clock
+    # of its own either: the one it reads is bounded by `timeout_s` once it has its turn.
     derived: bool = False
 
 

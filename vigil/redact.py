@@ -84,14 +84,28 @@ _BAD_PORT = re.compile(
 )
 
 
+# Words without which a pattern cannot match: a text holding none of them skips the pattern
+# (the patterns scan from every word boundary; most report lines hold no credential at all).
+_SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "sig", "cred", "auth", "jwt", "session")
+_KEYWORD_WORDS = ("pass", "pwd", "token", "secret", "key")
+
+
 def redact_text(text: str) -> str:
     """Mask URL passwords, credential query parameters, `password=` style keywords, bearer
     tokens and the unreadable ports parsers quote (a password's start) in any text."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
-    text = _QUERY_SECRET.sub(lambda m: f"{m['head']}{MASK}", text)
-    text = _KEYWORD.sub(lambda m: f"{m['head']}{MASK}", text)
-    text = _BAD_PORT.sub(_masked_port, text)
-    return _BEARER.sub(lambda m: f"{m['head']}{MASK}", text)
+    # Folded as IGNORECASE reads letters: the long s, the Kelvin sign, the dotless i.
+    lower = text.casefold().replace("\u0131", "i")
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", text)
+    if "=" in text and any(word in lower for word in _SECRET_WORDS):
+        text = _QUERY_SECRET.sub(lambda m: f"{m['head']}{MASK}", text)
+    if ("=" in text or ":" in text) and any(word in lower for word in _KEYWORD_WORDS):
+        text = _KEYWORD.sub(lambda m: f"{m['head']}{MASK}", text)
+    if "port" in lower:
+        text = _BAD_PORT.sub(_masked_port, text)
+    if "bearer" in lower or "basic" in lower:
+        text = _BEARER.sub(lambda m: f"{m['head']}{MASK}", text)
+    return text
 
 
 def _masked_port(match: re.Match[str]) -> str:
@@ -294,6 +308,10 @@ def _alternation(forms: set[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
 
+_REMEMBERED = 20_000  # cleaned texts a Redactor keeps, of at most _REMEMBERED_CHARS each
+_REMEMBERED_CHARS = 512
+
+
 class Redactor:
     """Masks what a run must never show: every secret value its environment files brought in
     (`${VAR}` values and `configured_secrets`), in every encoding, and the patterns of
@@ -310,6 +328,7 @@ class Redactor:
             encoded |= _base64_forms(secret)
         self._plain = _alternation(plain)
         self._base64 = _alternation(encoded - plain)
+        self._seen: dict[tuple[str, bool], str] = {}
 
     def mask(self, text: str) -> str:
         """`text` with every form of every secret replaced by `***`. A base64 match takes the
@@ -344,4 +363,12 @@ class Redactor:
         return "".join(out)
 
     def __call__(self, text: str, *, newlines: bool = True) -> str:
-        return inert(redact_text(self.mask(text)), newlines=newlines)
+        # A run cleans the same names, messages and steps for many checks: remember a few.
+        key = (text, newlines)
+        cleaned = self._seen.get(key)
+        if cleaned is None:
+            cleaned = inert(redact_text(self.mask(text)), newlines=newlines)
+            if len(self._seen) >= _REMEMBERED or len(text) > _REMEMBERED_CHARS:
+                return cleaned
+            self._seen[key] = cleaned
+        return cleaned

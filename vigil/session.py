@@ -180,7 +180,9 @@ class ProbeSession:
                 await held.enter_async_context(self._slots)
                 await held.enter_async_context(self._queue(queue))
                 await self._admission.admit()
-            timeout_s = target.timeout_s
+            # A derived observation is bounded by the one it reads, whose clock starts only
+            # when it has its turn: a clock of its own would tick through that queue.
+            timeout_s = None if observation.derived else target.timeout_s
             probe = cast(Callable[..., Any], observation.probe)
             if observation.blocking:
                 work = asyncio.ensure_future(self.blocking(probe, target, self))
@@ -198,7 +200,7 @@ class ProbeSession:
             work.cancel()
             work.add_done_callback(_forget)
             return observation.unobserved(
-                target, f"no complete answer within {timeout_s:g} s (timeout_s)"
+                target, f"no complete answer within {target.timeout_s:g} s (timeout_s)"
             )
 
     @contextlib.asynccontextmanager
