@@ -1,18 +1,21 @@
 """Benchmark: `pytest checks` against fleets of slow HTTP services, beside its floor.
 
-For each size N (checks), builds on 127.0.0.1 a fleet of N HTTP services that answer after L
-ms (asyncio servers, up to 500 services behind one port, one environment per port), and
-times, medians of `--runs` runs, side by side:
+For each size N (`--services`), builds on 127.0.0.1 a fleet of N HTTP services that answer
+after L ms (asyncio servers, up to 500 services behind one port, one environment per port),
+and times, medians of `--runs` runs, side by side:
 
-- vigil: `pytest checks --env ...` as users run it (one check per service: the health check);
-- floor: bare pytest running N no-op tests, plus L (what any pytest-based tool pays);
+- vigil: `pytest checks --env ...` as users run it (two checks per service: the health check
+  and the check that it is not rate limiting, `test_status_routed[...:429]`);
+- floor: bare pytest running as many no-op tests as Vigil ran checks, plus L (what any
+  pytest-based tool pays);
 - curl: `curl --parallel --parallel-max 256` over the same URLs (no pytest at all);
+- with `--xdist N`, vigil under `-n N` (each xdist worker probes every target: slower);
 - peak memory of the pytest process;
 and once, a hanging fleet: `--hanging` targets that accept connections and never answer,
 `timeout_s: 2`, which should cost one timeout, not rounds of them.
 
-    .venv/bin/python bench/fleet.py --checks 60 1000 5000 10000 --runs 3
-    .venv/bin/python bench/fleet.py --checks 1000 --hanging 1000 --runs 1 --with-data
+    .venv/bin/python bench/fleet.py --services 30 500 2500 5000 --runs 3 --xdist 2
+    .venv/bin/python bench/fleet.py --services 500 --hanging 1000 --runs 1 --with-data
 
 `bench/stress.py` runs the healthy fleet many times and reports any failure with its cause.
 """
@@ -213,15 +216,30 @@ def curl_command(directory: Path, urls: list[str]) -> list[str]:
     ]
 
 
+@dataclass
+class Row:
+    services: int
+    checks: int
+    vigil: Timed
+    floor: float
+    curl: Timed | None
+    xdist: Timed | None
+    failing: list[dict[str, Any]]
+
+
 def measure_size(
     sized: Path, fleet: SlowFleet, count: int, data: dict[str, str], args: argparse.Namespace
-) -> tuple[int, int, Timed, float, Timed | None, list[dict[str, Any]]]:
+) -> Row:
     """Vigil, the floor and curl for a fleet of `count` services."""
     sized.mkdir()
     paths = write_fleet_environments(sized, fleet.ports, count, data)
     vigil = median_of(args.runs, lambda: timed(pytest_command(sized, paths)))
     results = json.loads((sized / "reports" / "results.json").read_text())
     failing = [c for c in results["checks"] if c["outcome"] in ("failed", "error")]
+    xdist = None
+    if args.xdist:
+        xdist_command = pytest_command(sized, paths, "-n", str(args.xdist))
+        xdist = median_of(args.runs, lambda: timed(xdist_command))
     floor_path = write_floor_module(sized, len(results["checks"]))
     floor_command = [
         sys.executable,
@@ -241,14 +259,14 @@ def measure_size(
     curl = None
     if not args.no_curl:
         curl = median_of(args.runs, lambda: timed(curl_command(sized, urls)))
-    return count, len(results["checks"]), vigil, floor, curl, failing
+    return Row(count, len(results["checks"]), vigil, floor, curl, xdist, failing)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--checks", type=int, nargs="+", default=[60, 1000])
+    parser.add_argument("--services", type=int, nargs="+", default=[30, 500])
     parser.add_argument("--latency-ms", type=float, default=300)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
@@ -258,16 +276,19 @@ def main() -> None:
         "--with-data", action="store_true", help="a real PostgreSQL and Redis per env"
     )
     parser.add_argument("--no-curl", action="store_true")
+    parser.add_argument(
+        "--xdist", type=int, default=0, help="also time the fleet with `-n N` (pytest-xdist)"
+    )
     args = parser.parse_args()
     raise_open_files_limit()
-    biggest = max(args.checks)
+    biggest = max(args.services)
     fleet = SlowFleet(-(-biggest // PER_PORT), args.latency_ms / 1000)
     stack = _data_targets() if args.with_data else None
     data = stack[0] if stack else {}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        for count in args.checks:
+        for count in args.services:
             rows.append(measure_size(directory / f"n{count}", fleet, count, data, args))
         hanging_row = None
         if args.hanging:
@@ -279,16 +300,19 @@ def main() -> None:
         stack[1]()
     print(f"latency {args.latency_ms:g} ms; medians of {args.runs}; cores {os.cpu_count()}")
     print(
-        "| checks | vigil | floor | vigil / floor | curl --parallel | vigil peak memory |"
-        " failed |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| services | checks | vigil | floor | vigil / floor | curl --parallel |"
+        f" vigil -n {args.xdist or '-'} | vigil peak memory | failed |\n"
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     )
-    for _, checks, vigil, floor, curl, failing in rows:
-        curl_text = f"{curl.seconds:.2f} s" if curl else "-"
+    for row in rows:
+        curl_text = f"{row.curl.seconds:.2f} s" if row.curl else "-"
+        xdist_text = f"{row.xdist.seconds:.2f} s" if row.xdist else "-"
         print(
-            f"| {checks:,} | {vigil.seconds:.2f} s | {floor:.2f} s | {vigil.seconds / floor:.2f} |"
-            f" {curl_text} | {vigil.peak_mib:.0f} MiB | {len(failing)} |"
+            f"| {row.services:,} | {row.checks:,} | {row.vigil.seconds:.2f} s | {row.floor:.2f} s"
+            f" | {row.vigil.seconds / row.floor:.2f} | {curl_text} | {xdist_text}"
+            f" | {row.vigil.peak_mib:.0f} MiB | {len(row.failing)} |"
         )
-        for check in failing[:3]:
+        for check in row.failing[:3]:
             print(f"  {check['id']}: {check['outcome']}: {check['message'][:200]}")
     if hanging_row:
         print(

@@ -44,7 +44,7 @@ class Change(StrEnum):
     RESOLVED = "resolved"  # passing now, failing last time
 
 
-@dataclass
+@dataclass(slots=True)  # one per check and phase: 10,000s of them in a run
 class CheckRecord:
     id: str  # the test id: check[environment/target]
     check: str

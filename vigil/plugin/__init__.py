@@ -111,6 +111,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(trylast=True)  # after the collector, xdist's sender and the terminal
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    failure.drop_record(report)
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     return terminal.teststatus(report)
 

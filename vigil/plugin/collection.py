@@ -34,12 +34,13 @@ def generate_tests(metafunc: pytest.Metafunc) -> None:
         targets = [t for t in targets if _meets(t, *required.args)]
     system = family_of_kind()[kind].name
     params = []
+    made: dict[str, pytest.MarkDecorator] = {}  # pytest.mark.NAME reads the ini each time
     for target in targets:
         info = check_info(target, entry_id, state.catalog)
         # The entry's system and the probe's family: a Prometheus rule about pod memory is
         # selected by -m prometheus as well as -m kubernetes.
         names = dict.fromkeys([str(info.severity), info.entry.system, system])
-        marks = [getattr(pytest.mark, name) for name in names]
+        marks = [made.get(n) or made.setdefault(n, getattr(pytest.mark, n)) for n in names]
         params.append(pytest.param(target, marks=marks, id=target.id))
     metafunc.parametrize(kind, params)
 

@@ -51,8 +51,8 @@ def setup_properties(item: pytest.Item) -> None:
 def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
     """Attach the phase's record to the report; under a failure, show its story."""
     info = item.stash.get(CHECK_KEY, None)
-    if info is None:
-        return
+    if info is None or (report.passed and report.when != "call"):
+        return  # a passing set-up or tear-down adds only its time (the collector's)
     clean = state_of(item.config).redactor or Redactor()
     record = _record(item, info, report, clean)
     error = call.excinfo.value if call.excinfo is not None else None
@@ -221,6 +221,15 @@ def runbook_text(info: CheckInfo, record: CheckRecord) -> str:
             f"not filled: {', '.join('{' + n + '}' for n in holes)} (set {keys} under vars:)"
         )
     return "\n".join(lines)
+
+
+def drop_record(report: pytest.TestReport) -> None:
+    """Once every hook has read a passing check's record, drop it from the report (pytest's
+    terminal keeps every report to the end: 10,000 records it does not need). A check that
+    passed on a retry keeps it: the final summary shows it as FLAKY."""
+    data = getattr(report, RECORD_ATTRIBUTE, None)
+    if report.passed and isinstance(data, dict) and int(data.get("attempts") or 1) == 1:
+        delattr(report, RECORD_ATTRIBUTE)
 
 
 def record_of(report: Any) -> CheckRecord | None:

@@ -3,8 +3,8 @@
 For every observation a family declares (`http_response` of `http_service`, ...) this module
 makes a fixture that takes the target fixture and returns the probe session's observation
 of that target, made at most once per run. `register(config)` adds them all to pytest as one
-plugin. When the run's deadline passes before an observation arrives, the fixture returns
-None and marks the check, which then fails as "not evaluated: deadline" before its body runs.
+plugin. When the run's deadline passes before an observation arrives, the fixture gives
+`Missed`, and the check fails as "not evaluated: deadline" before its body runs.
 """
 
 from __future__ import annotations
@@ -16,33 +16,36 @@ from typing import Any
 import pytest
 
 from vigil.family import Observation, observations
-from vigil.plugin.state import DEADLINE_MISSED, state_of
+from vigil.plugin.state import state_of
 from vigil.session import DeadlineReached
 from vigil.targets import Target
 
 
-def observe(
-    request: pytest.FixtureRequest, observation: Observation[Any], target: Target[Any]
-) -> Any:
-    """The observation, or None when the run's deadline passed first."""
-    session = state_of(request.config).session
-    assert session is not None, "the probe session is made when the suite is configured"
-    try:
-        return session.result(observation, target)
-    except DeadlineReached:
-        request.node.stash[DEADLINE_MISSED] = target.id
-        return None
+class Missed:
+    """What an observation fixture gives when the run's deadline passed before the
+    observation arrived; the check then fails as "not evaluated: deadline" before its body
+    runs (`vigil.plugin.running.deadline_missed`)."""
+
+    __slots__ = ("target_id",)
+
+    def __init__(self, target_id: str) -> None:
+        self.target_id = target_id
 
 
-def _fixture(observation: Observation[Any], kind: str) -> Any:
-    def fixture(request: pytest.FixtureRequest, **targets: Target[Any]) -> Any:
-        return observe(request, observation, targets[kind])
+def _fixture(config: pytest.Config, observation: Observation[Any], kind: str) -> Any:
+    # No `request` argument: pytest builds a fixture definition for it at every use, which
+    # cost 15% of a 10,000-check run.
+    def fixture(**targets: Target[Any]) -> Any:
+        target = targets[kind]
+        session = state_of(config).session
+        assert session is not None, "the probe session is made when the suite is configured"
+        try:
+            return session.result(observation, target)
+        except DeadlineReached:
+            return Missed(target.id)
 
-    # pytest reads a fixture's arguments from its signature: (request, <target fixture>).
-    parameters = [
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        for name in ("request", kind)
-    ]
+    # pytest reads a fixture's arguments from its signature: (<target fixture>).
+    parameters = [inspect.Parameter(kind, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     fixture.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     fixture.__name__ = fixture.__qualname__ = observation.fixture
     fixture.__doc__ = f"What the probe observed of the `{kind}` target (`{observation.fixture}`)."
@@ -53,5 +56,5 @@ def register(config: pytest.Config) -> None:
     """Add one fixture per declared observation (built-in and team families alike)."""
     holder = types.ModuleType("vigil.plugin.generated_fixtures")
     for name, (kind, observation) in observations().items():
-        setattr(holder, name, _fixture(observation, kind.fixture))
+        setattr(holder, name, _fixture(config, observation, kind.fixture))
     config.pluginmanager.register(holder, "vigil-observation-fixtures")

@@ -4,6 +4,7 @@ check that fails is run again on a fresh observation while it has retries left."
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from _pytest.python import pytest_pyfunc_call as call_test_function
 
 from vigil.expect import NotEvaluated
 from vigil.family import observations
+from vigil.plugin.fixtures import Missed
 from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.session import DeadlineReached
 from vigil.targets import Target
@@ -33,12 +35,19 @@ def prefetch(session: pytest.Session) -> None:
         if info is not None:
             wanted += [(declared[name][1], info.target) for name in info.observations]
     probe_session.observe_all(wanted)
+    # What collection built lives to the end of the run: out of the collector's way, so that
+    # the garbage collections of a 10,000-check run do not walk it again and again.
+    gc.freeze()
 
 
 def deadline_missed(item: pytest.Function) -> None:
     """A check whose observation missed the run's deadline fails before its body runs."""
     missed = item.stash.get(DEADLINE_MISSED, None)
+    if missed is None:
+        given = (value for value in item.funcargs.values() if isinstance(value, Missed))
+        missed = next((value.target_id for value in given), None)
     if missed is not None:
+        item.stash[DEADLINE_MISSED] = missed
         seconds = item.config.getoption("deadline")
         raise NotEvaluated(f"deadline: {missed} was not observed within the run's {seconds:g} s")
 
