@@ -7,6 +7,7 @@ import base64
 import html
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -14,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import SuiteRun, write_env
 from tests.sentinels import Sentinel, find_leaks
+from tests.servers import Endpoint, HttpServer
 from vigil.environment import load_environment
 from vigil.redact import MASK, Redactor, configured_secrets, inert, redact_text, redact_url
 from vigil.settings import Model
@@ -310,3 +313,33 @@ def test_the_shortcut_never_changes_what_is_masked(pieces: list[str]) -> None:
 def test_every_secret_word_reaches_its_pattern(word: str, form: str) -> None:
     text = form.format(word)
     assert redact_text(text) == _every_pattern(text)
+
+
+# --- a secret astride a cut is masked before the cut ------------------------------------------
+
+
+def test_a_secret_astride_the_body_excerpt_cut_is_masked_whole(
+    run_suite: Callable[..., SuiteRun], http_server: Callable[..., HttpServer], tmp_path: Path
+) -> None:
+    """A server echoes the configured token so that the 300-character excerpt cuts it in
+    two: the probe masks it by value before cutting (cut first, the first half would be
+    shown, and no mask by value could find it afterwards)."""
+    token = "tok-9f8e7d6c5b4a3928"
+    body = ("x" * 290 + token + " tail").encode()
+    service = http_server({"/health": Endpoint(503, body, content_type="text/plain")})
+    env = write_env(
+        tmp_path,
+        "echo",
+        f"""
+http:
+  services:
+    - name: api
+      url: {service.url("/health")}
+      headers: {{X-Token: "${{ECHO_TOKEN}}"}}
+""",
+    )
+    run = run_suite("--env", str(env), env={"ECHO_TOKEN": token})
+    results = (run.report_dir / "results.json").read_text()
+    assert "xxxxxxxx ***" in results or "xxxxxxxx***" in results, run.output[-2000:]
+    for output in (run.output, results, (run.report_dir / "readiness.md").read_text()):
+        assert token[:10] not in output

@@ -90,9 +90,27 @@ _SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "sig", "cred", "auth",
 _KEYWORD_WORDS = ("pass", "pwd", "token", "secret", "key")
 
 
+_PROBE_SECRETS: list[Redactor] = []  # the run's secrets, for text probes cut short
+
+
+def mask_in_probes(redactor: Redactor | None) -> None:
+    """Make `redact_text` mask the run's configured secrets by value too (None: stop). Set
+    when a run loads its environments, before the probe process forks: probes cut what a
+    target sent (a 300-character body excerpt, a 200-character error) and a secret astride
+    the cut could no longer be found whole afterwards."""
+    _PROBE_SECRETS[:] = [redactor] if redactor is not None else []
+
+
 def redact_text(text: str) -> str:
     """Mask URL passwords, credential query parameters, `password=` style keywords, bearer
-    tokens and the unreadable ports parsers quote (a password's start) in any text."""
+    tokens and the unreadable ports parsers quote (a password's start) in any text; and the
+    run's configured secrets by value (`mask_in_probes`)."""
+    if _PROBE_SECRETS:
+        text = _PROBE_SECRETS[0].mask(text)
+    return _patterns(text)
+
+
+def _patterns(text: str) -> str:
     # Folded as IGNORECASE reads letters: the long s, the Kelvin sign, the dotless i.
     lower = text.casefold().replace("\u0131", "i")
     if "://" in text:
@@ -367,7 +385,7 @@ class Redactor:
         key = (text, newlines)
         cleaned = self._seen.get(key)
         if cleaned is None:
-            cleaned = inert(redact_text(self.mask(text)), newlines=newlines)
+            cleaned = inert(_patterns(self.mask(text)), newlines=newlines)
             if len(self._seen) >= _REMEMBERED or len(text) > _REMEMBERED_CHARS:
                 return cleaned
             self._seen[key] = cleaned

@@ -28,7 +28,7 @@ from vigil.errors import CatalogError, ConfigError, VigilError
 from vigil.family import Observation, reset_registered, target_kinds
 from vigil.plugin import fixtures
 from vigil.plugin.state import STATE_KEY, RunState
-from vigil.redact import Redactor
+from vigil.redact import Redactor, mask_in_probes
 from vigil.runbook import RunbookEntry, merged_catalog, overlay_files, systems
 from vigil.severity import Severity
 from vigil.worker import run_probes
@@ -52,6 +52,7 @@ def configure(config: pytest.Config) -> None:
     variables = variables_for(config, state, paths)
     load_environments(state, paths, variables, public=set(state.sandbox_variables or {}))
     state.redactor = Redactor(secret for env in state.environments for secret in env.secrets)
+    mask_in_probes(state.redactor)  # before the probe process forks
     state.deadline_at = deadline_at(config)
     state.session = run_probes(
         [t for env in state.environments for t in env.all_targets()],
@@ -239,6 +240,7 @@ def unconfigure(config: pytest.Config) -> None:
     # The families a conftest registered are this run's: a second run in one process
     # imports its conftest again and registers them anew.
     reset_registered()
+    mask_in_probes(None)
     state = config.stash.get(STATE_KEY, None)
     if state is None:
         return

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from vigil.families.dependencies.spec import StatusPage
 from vigil.families.http.probe import fetch, no_answer
+from vigil.redact import redact_text
 from vigil.targets import Target
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def parse_summary(url: str, body: Any) -> ProviderStatus:
 def _incident(item: dict[str, Any]) -> ProviderIncident:
     updates = [u for u in item.get("incident_updates") or [] if isinstance(u, dict)]
     latest = max(updates, key=lambda u: str(u.get("created_at", "")), default={})
-    text = " ".join(str(latest.get("body", "")).split())
+    text = redact_text(" ".join(str(latest.get("body", "")).split()))
     if len(text) > MAX_UPDATE_CHARS:
         text = text[: MAX_UPDATE_CHARS - 3] + "..."
     return ProviderIncident(

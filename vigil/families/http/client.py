@@ -41,6 +41,7 @@ MAX_HEADER_LINE = 8190  # bytes of the status line or of one header
 MAX_HEADERS = 128
 EXCERPT_CHARS = 300
 TEXT_CHARS = 64 * 1024  # of a body kept as text, for text reports and expect_text
+MASK_MARGIN = 1024  # characters past a cut that are masked before it is made
 USER_AGENT = "vigil-smoke/0.2"
 
 
@@ -171,17 +172,19 @@ async def fetch(
     truncated = truncated or len(body) >= MAX_BODY_BYTES
     text = body[:MAX_BODY_BYTES].decode("utf-8", errors="replace")
     json_body, json_error = (None, decode_error) if decode_error else parse_json(text, truncated)
+    # Masked, then cut: a secret astride a cut would no longer be found whole.
+    masked = redact_text(text[: TEXT_CHARS + MASK_MARGIN])
     return HttpResponse(
         method=method,
         url=shown,
         status=status,
         elapsed_ms=elapsed_ms,
         content_type=content_type,
-        body_excerpt=redact_text(" ".join(text[:EXCERPT_CHARS].split())),
+        body_excerpt=" ".join(masked[:EXCERPT_CHARS].split()),
         json_body=json_body,
         json_error=json_error,
         truncated=truncated,
-        text=redact_text(text[:TEXT_CHARS]),
+        text=masked[:TEXT_CHARS],
     )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from vigil.redact import redact_text
+
 if TYPE_CHECKING:
     from vigil.families.http.probe import HttpResponse
 
@@ -66,7 +68,7 @@ class Component:
         if self.response_ms is not None:
             text += f" ({self.response_ms:g} ms)"
         if self.detail:
-            text += f" - {self.detail[:200]}"
+            text += f" - {redact_text(self.detail)[:200]}"
         return text
 
 

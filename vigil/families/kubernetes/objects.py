@@ -106,7 +106,7 @@ class Event:
     def describe(self, now: datetime) -> str:
         when = f"{short_age(self.last_seen, now)} ago" if self.last_seen else "(time not recorded)"
         times = f" (x{self.count})" if self.count > 1 else ""
-        return f"{when} {self.type} {self.reason}{times}: {self.message[:240]}"
+        return f"{when} {self.type} {self.reason}{times}: {redact_text(self.message)[:240]}"
 
 
 def read_event(raw: Json) -> Event:

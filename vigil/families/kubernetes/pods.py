@@ -39,7 +39,7 @@ class ContainerStatus:
         if self.exit_code is not None:
             text += f" (exit {self.exit_code})"
         if self.message:
-            text += f": {self.message[:200]}"
+            text += f": {redact_text(self.message)[:200]}"
         text += f"; {self.restarts} restart{'' if self.restarts == 1 else 's'}"
         if self.last_reason:
             text += f"; last terminated {self.last_reason} (exit {self.last_exit_code})"

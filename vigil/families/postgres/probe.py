@@ -149,8 +149,8 @@ async def observe_assertion(target: Target[SqlAssertion], session: ProbeSession)
 def _excerpt(text: str | None, limit: int = QUERY_EXCERPT) -> str:
     """Collapsed query text with secrets masked, SQL's `PASSWORD '...'` literals included
     (even when the excerpt cuts the literal short)."""
-    masked = _SQL_PASSWORD.sub(r"\g<head>'***'", " ".join((text or "")[:limit].split()))
-    return redact_text(masked)
+    masked = _SQL_PASSWORD.sub(r"\g<head>'***'", " ".join((text or "")[: limit + 1024].split()))
+    return redact_text(masked)[:limit]
 
 
 def _seconds(value: Any) -> float | None:
