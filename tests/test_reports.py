@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.certs import TestCA
 from tests.conftest import SuiteRun, write_env
 from tests.pushgateway import pushgateway, scrape
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.record import CheckRecord, Outcome
-from vigil.reports.results import summarize
+from vigil.reports.results import json_text, summarize
 from vigil.severity import Severity
 
 SECRET = "tok-sentinel-7f3a9c"
@@ -300,3 +302,24 @@ http:
     note = "optout / insecure: TLS verification is off for this service"
     assert note in (run.report_dir / "readiness.md").read_text()
     assert note in (run.report_dir / "readiness.html").read_text()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(st.text().filter(lambda k: k != "checks"), _JSON, max_size=5),
+    st.lists(st.dictionaries(st.text(), _JSON, max_size=5), max_size=5),
+)
+@settings(max_examples=300, deadline=None)
+def test_results_json_one_check_per_line_reads_back_whole(
+    head: dict[str, Any], checks: list[dict[str, Any]]
+) -> None:
+    document = {**head, "checks": checks}
+    text = json_text(document)
+    assert json.loads(text) == document
+    assert len(text.splitlines()) >= len(checks)  # a line per check, at least

@@ -149,7 +149,20 @@ class RunResults:
         }
 
     def write_json(self, path: Path) -> None:
-        write_atomically(path, json.dumps(self.to_json(), indent=2) + "\n")
+        write_atomically(path, json_text(self.to_json()))
+
+
+def json_text(data: dict[str, Any]) -> str:
+    """The document indented for people, one check per line: `indent=2` over 10,000 checks
+    takes Python's slow encoder (0.7 s); a line per check takes the fast one and stays
+    readable (and greppable)."""
+    head = dict(data)
+    checks = head.pop("checks", [])
+    start = json.dumps(head, indent=2)[:-2] + ",\n" if head else "{\n"  # without its "\n}"
+    if not checks:
+        return start + '  "checks": []\n}\n'
+    lines = ",\n".join("    " + json.dumps(check) for check in checks)
+    return start + '  "checks": [\n' + lines + "\n  ]\n}\n"
 
 
 def summarize(
