@@ -111,6 +111,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(tryfirst=True)  # a silenced failure is SILENCED before pytest calls it XFAIL
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     return terminal.teststatus(report)
 

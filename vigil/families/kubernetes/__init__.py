@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from vigil.families.kubernetes import probe
-from vigil.families.kubernetes.client import import_apis
+from vigil.families.kubernetes.client import NAMESPACED, import_apis
 from vigil.families.kubernetes.spec import KubernetesSection
-from vigil.family import Family, Observation, TargetKind
+from vigil.family import Family, Observation, Reachability, TargetKind
 from vigil.targets import Target
 
 if TYPE_CHECKING:
@@ -29,6 +29,16 @@ def namespaces(env: Environment, section: KubernetesSection) -> Iterator[Target[
         if section.context:  # else `vars.context`, if any, stays in force
             values["context"] = section.context
         yield Target("k8s_namespace", env, namespace, section, values=values)
+
+
+# What must be listable for a namespace to count as seen (cert-manager's kind is optional).
+LISTED_KINDS = frozenset(NAMESPACED) - {"certificates"}
+
+
+def not_listed(objects: probe.NamespaceObjects) -> bool:
+    """The namespace could not be listed at all: the API did not answer or refused the
+    credentials, or every kind was forbidden (one forbidden kind is its checks' problem)."""
+    return bool(objects.error) or set(objects.unreadable) >= LISTED_KINDS
 
 
 def clusters(env: Environment, section: KubernetesSection) -> Iterator[Target[KubernetesSection]]:
@@ -48,6 +58,7 @@ FAMILY = Family(
             "kubernetes.namespaces",
             namespaces,
             observations=(probe.NAMESPACE,),
+            reachability=Reachability("test_namespace_listed", unreachable=not_listed),
         ),
         TargetKind(
             "k8s_cluster",

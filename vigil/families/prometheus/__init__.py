@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from vigil.families.prometheus import probe
 from vigil.families.prometheus.spec import PrometheusRule, PrometheusSection
-from vigil.family import Family, Observation, TargetKind
+from vigil.family import Family, Observation, Reachability, TargetKind
 from vigil.redact import redact_url
 from vigil.targets import Target
 
@@ -53,6 +53,7 @@ FAMILY = Family(
             observations=(
                 Observation("prometheus_health", probe.observe_server, probe.server_unobserved),
             ),
+            reachability="test_prometheus_up",
         ),
         TargetKind(
             "prometheus_rule",
@@ -60,6 +61,10 @@ FAMILY = Family(
             rules,
             observations=(
                 Observation("prometheus_result", probe.observe_rule, probe.rule_unobserved),
+            ),
+            # A Prometheus that does not answer: its rules are not evaluated, not breached.
+            reachability=Reachability(
+                "test_prometheus_up", kind="prometheus_server", observation="prometheus_health"
             ),
         ),
     ),

@@ -54,6 +54,7 @@ FAMILY = Family(
                     probe.server_unobserved,
                 ),
             ),
+            reachability="test_ping",  # refused, silent, refused our credentials, loading
         ),
     ),
 )
