@@ -73,8 +73,8 @@ class CheckRepr(TerminalRepr):
             rest = f"; {more} more steps with --tb=long" if more > 0 else ""
             tw.line(f"runbook: {record.runbook} ({record.severity}){rest}")
         if self.blocked:
-            title, lines = self.blocked
-            tw.line(f"{title}: {', '.join(line.split(':')[0] for line in lines)}")
+            title, ids = self.blocked
+            tw.line(f"{title}: {', '.join(ids)}")
 
 
 def list_blocked(report: pytest.TestReport, blocked: list[CheckRecord]) -> None:
@@ -87,7 +87,7 @@ def list_blocked(report: pytest.TestReport, blocked: list[CheckRecord]) -> None:
     title = f"not evaluated behind it ({len(lines)})"
     longrepr = report.longrepr
     if isinstance(longrepr, CheckRepr):
-        longrepr.blocked = (title, lines)
+        longrepr.blocked = (title, [record.id for record in blocked])
     elif isinstance(longrepr, TerminalRepr) and hasattr(longrepr, "addsection"):
         longrepr.addsection(title, "\n".join(lines))
 

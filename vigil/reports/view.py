@@ -179,6 +179,8 @@ class TargetRow:
 
     @property
     def status(self) -> str:
+        if self.failing and all(c.blocked_by for c in self.failing):
+            return "not evaluated"  # behind another target's reachability check (a rule's)
         if self.failing:
             return "unreachable" if not self.reachable else "failing"
         if any(c.silenced and c.failing for c in self.checks):
