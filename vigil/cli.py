@@ -6,6 +6,8 @@ vigil runbook show ID                     one entry, merged with the team's over
 vigil runbook markdown                    the whole catalog as Markdown (docs/runbook.md)
 vigil env check [NAME|PATH ...]           validate environment files (default: all)
 vigil env check --no-secrets              ... without the ${VAR}s set (a CI lint job)
+vigil incident [--report-dir DIR] [--env NAME] [--resolved]   the incident hand-off
+vigil watch [pytest args] --every SECONDS re-run until every check passes
 vigil sandbox up [--scenario S] | down | status
 
 It works in the project around the working directory (this repository or a team's, found as
@@ -20,11 +22,12 @@ import importlib.util
 import os
 import sys
 from collections import defaultdict
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from vigil import sandbox
+from vigil import incident, sandbox, watch
 from vigil.environment import (
     Environment,
     NotSetHere,
@@ -39,6 +42,7 @@ from vigil.families.prometheus.presets import PRESETS
 from vigil.project import Project, find_project, load_team_code
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, suggest_entry
+from vigil.silences import MAX_DAYS, too_far
 from vigil.sources import coverage_lines
 from vigil.validation import printable
 from vigil.yamlfile import YamlProblem, read_yaml
@@ -269,6 +273,8 @@ def cmd_env_check(args: argparse.Namespace) -> int:
         try:
             environment = load_environment(path, variables, unset=unset)
             problems = catalog_problems(environment, catalog) + missing_files(environment)
+            now = datetime.now(UTC)
+            problems += too_far(environment.spec.silences, now, args.max_silence_days)
             if problems:
                 raise ConfigError(str(path), problems)
         except NotSetHere as exc:
@@ -373,7 +379,16 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the structure with ${VAR}s unset: each is reported as not set here",
     )
+    check.add_argument(
+        "--max-silence-days",
+        type=float,
+        default=MAX_DAYS,
+        metavar="DAYS",
+        help=f"refuse a silence whose until: is further out than this (default: {MAX_DAYS})",
+    )
     check.set_defaults(run=cmd_env_check)
+    incident.add_command(commands)
+    watch.add_command(commands)
     box = commands.add_parser("sandbox", help="the local sandbox")
     box.add_argument("action", choices=["up", "down", "status"])
     box.add_argument("--scenario", choices=sandbox.SCENARIOS, default=None)
@@ -383,6 +398,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is returned, never raised (argparse's included)."""
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["watch"]:  # its own arguments are pytest's: they pass through unparsed
+        return watch.main(given[1:])
     try:
         try:
             args = parser().parse_args(argv)
