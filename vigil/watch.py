@@ -170,13 +170,20 @@ def run_round(options: Options) -> tuple[int, dict[str, Any] | None, str]:
     """One pytest run in this process, its output kept apart; (exit status, results, output)."""
     import pytest
 
-    before = _read(options.report_dir)
+    before = _written(options.report_dir)
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         status = int(pytest.main([*options.pytest_args, "-p", "no:cacheprovider"]))
-    after = _read(options.report_dir)
-    fresh = after if after and after.get("started_at") != (before or {}).get("started_at") else None
-    return status, fresh, output.getvalue()
+    fresh = _written(options.report_dir) != before  # replaced by a rename: a new file
+    return status, _read(options.report_dir) if fresh else None, output.getvalue()
+
+
+def _written(directory: Path) -> tuple[int, int] | None:
+    try:
+        stat = (directory / "results.json").stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def _read(directory: Path) -> dict[str, Any] | None:

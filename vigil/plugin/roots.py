@@ -52,12 +52,13 @@ def _selected(session: pytest.Session) -> dict[str, pytest.Item]:
 
 
 def _root_target(target: Target[Any], kind: str | None) -> Target[Any] | None:
-    """The target the reachability check runs on: `target`, or the one of `kind` whose
-    settings are `target`'s parent (found by identity: the same settings object)."""
+    """The target the reachability check runs on: `target`, or the first one of `kind` whose
+    settings are `target`'s parent, or its very settings (one section making both kinds: a
+    cluster and its namespaces), found by identity."""
     if kind is None or kind == target.kind:
         return target
     for candidate in target.environment.targets.get(kind, []):
-        if candidate.spec is target.parent:
+        if candidate.spec is target.parent or candidate.spec is target.spec:
             return candidate
     return None
 

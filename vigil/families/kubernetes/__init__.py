@@ -76,6 +76,13 @@ FAMILY = Family(
                     "k8s_namespaces", probe.observe_namespaces, probe.namespaces_unobserved
                 ),
             ),
+            # The API that cannot list the first namespace cannot list the nodes either.
+            reachability=Reachability(
+                "test_namespace_listed",
+                kind="k8s_namespace",
+                observation="k8s_objects",
+                unreachable=not_listed,
+            ),
         ),
     ),
 )
