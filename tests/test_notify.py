@@ -274,3 +274,29 @@ notify:
     # The run's `change` is "still" (the partial run saw it), yet PagerDuty was never told.
     assert _results(complete, tmp_path / "reports")["changes"]["still"] == 1
     assert [e["event_action"] for e in capture.bodies("/pd")] == ["trigger"]
+
+
+def test_notifier_settings_are_secrets_by_field_name(tmp_path: Path) -> None:
+    """Webhook URLs, routing keys and header values, written in the file itself (no ${VAR}),
+    are registered as secrets: masked by value in every output."""
+    from vigil.environment import load_environment
+
+    path = write_env(
+        tmp_path,
+        "keys",
+        f"""
+notify:
+  alertmanager:
+    url: "http://am:pw-am-0451@127.0.0.1:9093"
+    headers: {{Authorization: Bearer am-token-77aa}}
+  slack: {{webhook_url: "https://127.0.0.1/services/T0/B0/{SLACK_TOKEN}"}}
+  pagerduty: {{routing_key: {ROUTING_KEY}}}
+  webhook:
+    url: "https://127.0.0.1/hook/hook-path-secret-91"
+    headers: {{X-Token: hook-token-3b}}
+""",
+    )
+    secrets = load_environment(path, {}).secrets
+    assert ROUTING_KEY in secrets and "pw-am-0451" in secrets and "am-token-77aa" in secrets
+    assert f"https://127.0.0.1/services/T0/B0/{SLACK_TOKEN}" in secrets
+    assert "https://127.0.0.1/hook/hook-path-secret-91" in secrets and "hook-token-3b" in secrets

@@ -304,15 +304,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is returned, never raised (argparse's included)."""
     given = sys.argv[1:] if argv is None else argv
-    if given[:1] == ["watch"]:  # its own arguments are pytest's: they pass through unparsed
-        return watch.main(given[1:])
     try:
         try:
-            args = parser().parse_args(argv)
+            args = parser().parse_args(argv) if given[:1] != ["watch"] else None
         except SystemExit as exc:  # --version, --help, a usage error
             return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
         try:
-            status = int(args.run(args))
+            # `watch` takes pytest's arguments as they are: argparse would refuse them.
+            status = watch.main(given[1:]) if args is None else int(args.run(args))
         except VigilError as exc:
             print(f"vigil: {exc}", file=sys.stderr)
             status = 2

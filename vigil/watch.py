@@ -67,8 +67,6 @@ def parse(argv: list[str]) -> Options:
                 every = number
             else:
                 rounds = int(number)
-        elif arg in ("-h", "--help"):
-            raise ValueError(__doc__ or USAGE)
         else:
             rest.append(arg)
     if every is None:
@@ -195,6 +193,9 @@ def _read(directory: Path) -> dict[str, Any] | None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"{USAGE}\n\n{__doc__}")
+        return 0
     try:
         options = parse(argv)
     except ValueError as exc:
