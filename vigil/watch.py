@@ -17,7 +17,6 @@ check passes, 1 when it stopped with failures, 2 when a round could not run.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import sys
 import time
@@ -165,15 +164,14 @@ def _age(since: str, now: str) -> str:
 
 
 def run_round(options: Options) -> tuple[int, dict[str, Any] | None, str]:
-    """One pytest run in this process, its output kept apart; (exit status, results, output)."""
-    import pytest
+    """One pytest run in this process; (exit status, its results if it wrote new ones, its
+    output)."""
+    from vigil.plugin.rounds import run_pytest
 
     before = _written(options.report_dir)
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-        status = int(pytest.main([*options.pytest_args, "-p", "no:cacheprovider"]))
+    status, output = run_pytest([*options.pytest_args, "-p", "no:cacheprovider"])
     fresh = _written(options.report_dir) != before  # replaced by a rename: a new file
-    return status, _read(options.report_dir) if fresh else None, output.getvalue()
+    return status, _read(options.report_dir) if fresh else None, output
 
 
 def _written(directory: Path) -> tuple[int, int] | None:
