@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from vigil.expect import fail
+from vigil.families.kubernetes import LISTED_KINDS
 from vigil.families.kubernetes.findings import (
     BAD_START_REASONS,
     CRASH_LOOP,
@@ -32,6 +33,27 @@ from vigil.targets import Target
 
 # Remediation placeholders by the kind of object an event is about.
 TEMPLATE_KEYS = {"persistentvolumeclaim": "pvc", "horizontalpodautoscaler": "hpa"}
+
+# --- the namespace itself ------------------------------------------------------------------
+
+
+@pytest.mark.runbook("kubernetes-api-unreachable")
+def test_namespace_listed(
+    k8s_namespace: Target[KubernetesSection], k8s_objects: NamespaceObjects
+) -> None:
+    """The namespace can be listed: the API answers and accepts the credentials, and not every
+    kind is forbidden. When it cannot, this check carries the failure and the namespace's
+    other checks are not evaluated, blocked by it."""
+    namespace = k8s_namespace.name
+    if k8s_objects.error:
+        fail(f"cannot list namespace {namespace}: {k8s_objects.error}")
+    if set(k8s_objects.unreadable) >= LISTED_KINDS:
+        reasons = [f"{kind}: {why}" for kind, why in sorted(k8s_objects.unreadable.items())]
+        fail(
+            f"nothing in namespace {namespace} could be listed: {reasons[0]}",
+            evidence=reasons,
+        )
+
 
 # --- pods ----------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from vigil.expect import fail, percent, require, setting
+from vigil.expect import NotEvaluated, fail, percent, require, setting
+from vigil.families.postgres import privilege_refused
 from vigil.families.postgres.probe import AssertionResult, DatabaseStatus, Session
 from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
 from vigil.targets import Target
@@ -31,7 +32,10 @@ def _pids(sessions: list[Session]) -> str:
 
 @pytest.mark.runbook("database-unreachable")
 def test_database_reachable(database: Target[PostgresTarget], pg_status: DatabaseStatus) -> None:
-    """`select 1` works: the server accepts a session and answers within the timeout."""
+    """`select 1` works: the server accepts a session and answers within the timeout. A role
+    refused for its privileges is a misconfiguration to fix, not an unreachable database."""
+    if privilege_refused(pg_status.error):
+        raise NotEvaluated(f"{pg_status.dsn}: {pg_status.error}")
     if pg_status.error:
         fail(f"{pg_status.dsn}: {pg_status.error}", evidence=[f"timeout: {database.timeout_s:g} s"])
 

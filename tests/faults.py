@@ -278,6 +278,11 @@ def check_run(run: SuiteRun, rows: list[Row], timeout_s: float) -> list[str]:
             if outcome != "failed":
                 problems.append(f"{test_id}: {outcome}, expected failed: {text[:300]}")
                 continue
+            blocked = re.search(r"\(blocked by (\S+)\)", text)
+            if blocked:  # root cause first: its target's reachability check tells the fault
+                test_id, (outcome, text) = blocked[1], results.get(blocked[1], ("absent", ""))
+                if outcome != "failed":
+                    problems.append(f"{test_id}: {outcome}, expected failed: {text[:300]}")
             missing = [s for s in (*row.texts, *RUNBOOK_BLOCK) if s not in text]
             if missing:
                 problems.append(f"{test_id}: failure lacks {missing}: {text[:400]}")

@@ -29,6 +29,7 @@ SENTINELS = [
 ]
 
 EXPECTED_SHOP = {
+    "test_namespace_listed": "passed",
     "test_no_crash_looping_pods": "failed",
     "test_pods_can_start": "failed",
     "test_no_recent_oom_kills": "failed",

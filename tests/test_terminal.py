@@ -71,7 +71,10 @@ def test_tb_short_prints_the_message_and_the_first_step(
     assert failures.count("first step: Declare an incident for ") == 2
     assert "runbook: http-service-down (sev1); 8 more steps with --tb=long" in failures
     assert "look closer" not in failures and "what to do:" not in failures
-    assert len(failures.splitlines()) == 8  # per failure: its header and three lines
+    # Per failure: its header and three lines; under the refused service, its 429 route
+    # (not evaluated: no answer) folded on one line.
+    assert len(failures.splitlines()) == 9
+    assert "not evaluated behind it (1): test_status_routed[term/refused:429]" in failures
 
 
 def test_the_default_tells_the_whole_story(

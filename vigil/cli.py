@@ -6,6 +6,8 @@ vigil runbook show ID                     one entry, merged with the team's over
 vigil runbook markdown                    the whole catalog as Markdown (docs/runbook.md)
 vigil env check [NAME|PATH ...]           validate environment files (default: all)
 vigil env check --no-secrets              ... without the ${VAR}s set (a CI lint job)
+vigil incident [--report-dir DIR] [--env NAME] [--resolved]   the incident hand-off
+vigil watch [pytest args] --every SECONDS re-run until every check passes
 vigil sandbox up [--scenario S] | down | status
 
 It works in the project around the working directory (this repository or a team's, found as
@@ -15,16 +17,15 @@ pytest finds its configuration: `vigil.project`), with the team's families and o
 from __future__ import annotations
 
 import argparse
-import ast
-import importlib.util
 import os
 import sys
-from collections import defaultdict
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
-from vigil import sandbox
+from vigil import incident, sandbox, watch
+from vigil.coverage import checks_by_entry as checks_by_entry  # tests read it here
+from vigil.coverage import named_in_environments
 from vigil.environment import (
     Environment,
     NotSetHere,
@@ -34,14 +35,13 @@ from vigil.environment import (
     missing_files,
 )
 from vigil.errors import ConfigError, VigilError
-from vigil.families.http.spec import KIND_ENTRY
 from vigil.families.prometheus.presets import PRESETS
 from vigil.project import Project, find_project, load_team_code
 from vigil.redact import redact_url
 from vigil.runbook import DEFAULT_CATALOG, RunbookEntry, suggest_entry
+from vigil.silences import MAX_DAYS, too_far
 from vigil.sources import coverage_lines
 from vigil.validation import printable
-from vigil.yamlfile import YamlProblem, read_yaml
 
 
 def vigil_version() -> str:
@@ -58,97 +58,6 @@ def project() -> Project:
     found = find_project()
     load_team_code(found)
     return found
-
-
-def checks_by_entry(directory: Path = DEFAULT_CATALOG.parent) -> dict[str, list[str]]:
-    """Map entry id -> the check functions marked `@pytest.mark.runbook("id")`, read statically
-    from `directory/test_*.py`, following `from vigil.checks.test_x import *` (the modules
-    `vigil init` writes) to the module they collect."""
-    found: dict[str, list[str]] = defaultdict(list)
-    for module in sorted(directory.glob("test_*.py")):
-        for source in _sources(module):
-            for entry_id, function in _runbook_marks(source):
-                found[entry_id].append(f"{module.name}::{function}")
-    return found
-
-
-def _sources(module: Path) -> list[Path]:
-    """A check module and the modules it imports every name of."""
-    sources = [module]
-    tree = ast.parse(module.read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.names[0].name == "*":
-            try:
-                spec = importlib.util.find_spec(node.module)
-            except (ImportError, ValueError):
-                continue
-            if spec is not None and spec.origin and spec.origin.endswith(".py"):
-                sources.append(Path(spec.origin))
-    return sources
-
-
-def _runbook_marks(source: Path) -> list[tuple[str, str]]:
-    marks = []
-    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        for decorator in node.decorator_list:
-            if (
-                isinstance(decorator, ast.Call)
-                and isinstance(decorator.func, ast.Attribute)
-                and decorator.func.attr == "runbook"
-                and decorator.args
-                and isinstance(decorator.args[0], ast.Constant)
-            ):
-                marks.append((str(decorator.args[0].value), node.name))
-    return marks
-
-
-def named_in_environments(paths: list[Path]) -> dict[str, list[str]]:
-    """Entries named by `runbook:` in environment files (services, assertions, rules, preset
-    tiers), read as plain YAML so that unset variables do not matter here; a file that cannot
-    be read names nothing (`vigil env check` says why)."""
-    found: dict[str, list[str]] = defaultdict(list)
-    for path in paths:
-        try:
-            raw = read_yaml(path)
-        except YamlProblem:
-            continue
-        if isinstance(raw, dict):
-            for where, entry_id in _named(raw):
-                found[entry_id].append(f"{path.name}: {where}")
-    return found
-
-
-def _named(raw: dict[object, object]) -> list[tuple[str, str]]:
-    def items(value: object) -> list[dict[object, object]]:
-        return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-    def section(value: object) -> dict[object, object]:
-        return value if isinstance(value, dict) else {}
-
-    named: list[tuple[str, object]] = []
-    for service in items(section(raw.get("http")).get("services")):
-        where = f"service {service.get('name')}"
-        named.append((where, service.get("runbook") or KIND_ENTRY.get(str(service.get("kind")))))
-        named += [(f"{where} HTTP {code}", e) for code, e in _statuses(service).items()]
-    for database in items(raw.get("postgres")):
-        for assertion in items(database.get("assertions")):
-            named.append((f"assertion {assertion.get('name')}", assertion.get("runbook")))
-    for page in items(raw.get("status_pages")):
-        named.append((f"status page {page.get('name')}", page.get("runbook")))
-    prometheus = section(raw.get("prometheus"))
-    for rule in items(prometheus.get("rules")):
-        named.append((f"rule {rule.get('name')}", rule.get("runbook")))
-    for preset, options in section(prometheus.get("presets")).items():
-        for tier in options if isinstance(options, list) else [options]:
-            named.append((f"preset {preset}", section(tier).get("runbook")))
-    return [(where, str(entry_id)) for where, entry_id in named if entry_id]
-
-
-def _statuses(service: dict[Any, Any]) -> dict[object, object]:
-    routes = service.get("status_runbooks")
-    return routes if isinstance(routes, dict) else {}
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -269,6 +178,8 @@ def cmd_env_check(args: argparse.Namespace) -> int:
         try:
             environment = load_environment(path, variables, unset=unset)
             problems = catalog_problems(environment, catalog) + missing_files(environment)
+            now = datetime.now(UTC)
+            problems += too_far(environment.spec.silences, now, args.max_silence_days)
             if problems:
                 raise ConfigError(str(path), problems)
         except NotSetHere as exc:
@@ -373,7 +284,16 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the structure with ${VAR}s unset: each is reported as not set here",
     )
+    check.add_argument(
+        "--max-silence-days",
+        type=float,
+        default=MAX_DAYS,
+        metavar="DAYS",
+        help=f"refuse a silence whose until: is further out than this (default: {MAX_DAYS})",
+    )
     check.set_defaults(run=cmd_env_check)
+    incident.add_command(commands)
+    watch.add_command(commands)
     box = commands.add_parser("sandbox", help="the local sandbox")
     box.add_argument("action", choices=["up", "down", "status"])
     box.add_argument("--scenario", choices=sandbox.SCENARIOS, default=None)
@@ -383,13 +303,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status is returned, never raised (argparse's included)."""
+    given = sys.argv[1:] if argv is None else argv
     try:
         try:
-            args = parser().parse_args(argv)
+            args = parser().parse_args(argv) if given[:1] != ["watch"] else None
         except SystemExit as exc:  # --version, --help, a usage error
             return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
         try:
-            status = int(args.run(args))
+            # `watch` takes pytest's arguments as they are: argparse would refuse them.
+            status = watch.main(given[1:]) if args is None else int(args.run(args))
         except VigilError as exc:
             print(f"vigil: {exc}", file=sys.stderr)
             status = 2

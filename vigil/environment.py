@@ -25,8 +25,10 @@ from pydantic import Field, ValidationError, create_model, field_validator
 from vigil.errors import ConfigError, VigilError
 from vigil.escalation import EscalationStep
 from vigil.family import Family, families, target_kinds
+from vigil.notify.spec import NotifySettings
 from vigil.redact import configured_secrets
 from vigil.settings import Model, file_settings
+from vigil.silences import Silence
 from vigil.targets import Target
 from vigil.validation import describe, did_you_mean, printable
 from vigil.yamlfile import MAX_FILE_BYTES, YamlProblem, read_yaml
@@ -57,6 +59,8 @@ class EnvironmentSettings(Model):
     retries: int = Field(default=0, ge=0, le=10)  # re-observations of a failing check
     retry_delay_s: float = Field(default=1, ge=0, le=300)
     escalation: list[EscalationStep] = Field(default_factory=list)  # rendered into sev1 steps
+    notify: NotifySettings | None = None  # where news goes, with --notify (vigil.notify)
+    silences: list[Silence] = Field(default_factory=list)  # known failures (vigil.silences)
 
     @field_validator("vars", mode="before")
     @classmethod

@@ -11,8 +11,14 @@ entry point group `vigil.families` (see docs/extending.md).
 
     Family(name="http", section="http", settings=HttpSection, kinds=(
         TargetKind("http_service", "http.services", make_services,
-                   observations=(Observation("http_response", observe_health, health_unobserved),)),
+                   observations=(Observation("http_response", observe_health, health_unobserved),),
+                   reachability="test_health_endpoint"),
     ))
+
+A kind's `reachability` names the check that says whether its targets can be reached at all
+(root cause first): when that check's observation says the target is unreachable, the
+target's other failing checks are reported as `not evaluated: <target> unreachable`, blocked
+by it, instead of each telling the same outage under its own runbook entry.
 """
 
 from __future__ import annotations
@@ -60,6 +66,29 @@ class Observation(Generic[ObsT]):
     derived: bool = False
 
 
+def has_error(observation: Any) -> bool:
+    """The default reading of unreachability: the probe could not make its observation."""
+    return bool(getattr(observation, "error", None))
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """Which check says a target can be reached at all, and how its observation tells.
+
+    `check` is the check function (`test_ping`); it runs on the target itself, or, with
+    `kind`, on the target of that kind whose settings are this target's `parent` (an SQL
+    assertion's database, a status route's service, a rule's Prometheus). `observation` is
+    the fixture the decision reads (default: the first observation of that kind), and
+    `unreachable` the predicate on it (default: it has an `error`): an HTTP 503 is an answer,
+    a refused port is not; a PostgreSQL role refused for its privileges is a misconfiguration.
+    """
+
+    check: str
+    kind: str | None = None
+    observation: str | None = None
+    unreachable: Callable[[Any], bool] = has_error
+
+
 @dataclass(frozen=True)
 class TargetKind:
     """One kind of target a family makes from its section (a service, a database...)."""
@@ -68,6 +97,15 @@ class TargetKind:
     where: str  # where such targets are written in a file, for messages: "http.services"
     targets: Callable[[Environment, Any], Iterable[Target[Any]]]  # (environment, section)
     observations: tuple[Observation[Any], ...]
+    # The check that carries an unreachable target's failure (a name, or a `Reachability`).
+    reachability: str | Reachability | None = None
+
+    @property
+    def reaching(self) -> Reachability | None:
+        """`reachability` as a `Reachability`."""
+        if isinstance(self.reachability, str):
+            return Reachability(self.reachability)
+        return self.reachability
 
 
 @dataclass(frozen=True)

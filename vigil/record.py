@@ -69,10 +69,27 @@ class CheckRecord:
     change: Change | None = None  # set on the controller, from the history
     failing_since: str | None = None  # ISO time of the first run of the failing streak
     flapping: bool = False  # its outcome changed 4+ times in its last 10 observations
+    # Root cause first: the id of the check that carries its target's unreachability (the
+    # target's reachability check); this check could not be evaluated because of it.
+    blocked_by: str | None = None
+    # A silence from the environment file: {"match", "until", "reason"}; the check still ran.
+    silenced: dict[str, str] | None = None
 
     @property
     def failing(self) -> bool:
+        """The symptom is present (or could not be looked at), silenced or not."""
         return self.outcome.failing
+
+    @property
+    def actionable(self) -> bool:
+        """Failing and not silenced: it counts for READY, the gate and notifications."""
+        return self.outcome.failing and self.silenced is None
+
+    @property
+    def counted(self) -> bool:
+        """Counted in the severity counts: actionable, and not one of the checks an
+        unreachable target's reachability check stands for."""
+        return self.actionable and self.blocked_by is None
 
     @property
     def flaky(self) -> bool:
@@ -102,6 +119,8 @@ class CheckRecord:
         self.notes = list(dict.fromkeys([*self.notes, *phase.notes]))
         self.attempts = max(self.attempts, phase.attempts)
         self.deadline_missed = self.deadline_missed or phase.deadline_missed
+        self.blocked_by = self.blocked_by or phase.blocked_by
+        self.silenced = self.silenced or phase.silenced
         if phase.outcome.weight < self.outcome.weight:
             self.outcome = phase.outcome
             self.message = phase.message

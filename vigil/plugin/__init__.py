@@ -116,6 +116,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     failure.drop_record(report)
 
 
+@pytest.hookimpl(tryfirst=True)  # a silenced failure is SILENCED before pytest calls it XFAIL
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     return terminal.teststatus(report)
 

@@ -29,6 +29,7 @@ class ResultCollector:
         self.tbstyle = tbstyle
         self.last_failed: set[str] = set()  # what --lf narrows to, read before the run
         self.setup_s: dict[str, float] = {}  # passing set-ups' times, until their call phase
+        self.failed_reports: dict[str, pytest.TestReport] = {}  # by test id, as shown on screen
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         lfplugin = session.config.pluginmanager.get_plugin("lfplugin")
@@ -49,6 +50,7 @@ class ResultCollector:
             return
         if record is not None and report.failed:
             terminal.show_at_style(report, record, self.tbstyle)
+            self.failed_reports[record.id] = report
         record = record or self._not_a_check(report)
         record.duration_s = round(record.duration_s + self.setup_s.pop(report.nodeid, 0.0), 3)
         if known is None:
@@ -82,6 +84,25 @@ class ResultCollector:
 
     def checks(self) -> list[CheckRecord]:
         return sorted(self.records.values(), key=lambda c: (c.environment, c.id))
+
+    def fold_blocked(self) -> None:
+        """Root cause first, once every check has reported: a check stays blocked only by a
+        root that failed (a root that passed on a later look carries nothing), and each
+        root's failure on screen lists the checks it stands for."""
+        by_id = {record.id: record for record in self.records.values()}
+        behind: dict[str, list[CheckRecord]] = {}
+        for record in self.records.values():
+            if record.blocked_by is None:
+                continue
+            root = by_id.get(record.blocked_by)
+            if root is None or not root.failing:
+                record.blocked_by = None
+            else:
+                behind.setdefault(root.id, []).append(record)
+        for root_id, blocked in behind.items():
+            report = self.failed_reports.get(root_id)
+            if report is not None:
+                terminal.list_blocked(report, sorted(blocked, key=lambda r: r.id))
 
     def partial_reasons(self, session: pytest.Session, suite: Path) -> list[str]:
         """Why this run did not look at every check its environments and markers select;

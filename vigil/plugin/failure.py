@@ -10,6 +10,7 @@ same record: the message, then the runbook block and the evidence.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ from _pytest._code.code import ExceptionChainRepr, ExceptionRepr
 from vigil.escalation import escalation_step
 from vigil.expect import CheckFailed, NotEvaluated
 from vigil.plugin import allure
+from vigil.plugin.roots import BLOCKED_BY, Root
 from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.record import CheckRecord, Outcome
 from vigil.redact import Redactor
 from vigil.reports.view import unfilled
 from vigil.runbook import render
 from vigil.severity import Severity
+from vigil.silences import Facts, Silence, silence_for
 
 RECORD_ATTRIBUTE = "vigil"  # report.vigil: the record as plain data, across xdist too
 
@@ -56,7 +59,20 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
     clean = state_of(item.config).redactor or Redactor()
     record = _record(item, info, report, clean)
     error = call.excinfo.value if call.excinfo is not None else None
-    if report.failed:
+    root = item.stash.get(BLOCKED_BY, None) if report.when == "call" else None
+    if root is not None:
+        record.blocked_by = root.test_id
+    if report.failed and root is not None and isinstance(error, NotEvaluated):
+        # Its story is the root's: the reachability check tells it, with its steps, once.
+        record.message = clean(f"not evaluated: {one_line(error.message)}")
+        record.evaluated = record.reachable = False
+        record.evidence = [f"blocked by {root.test_id}"]
+        _clean_exception(error, record.message)
+        report.longrepr = f"{record.message} (blocked by {root.test_id})"
+        blocked = [("evaluated", "no"), ("blocked_by", root.test_id)]
+        report.user_properties += blocked
+        item.user_properties += blocked
+    elif report.failed:
         # Names and vars are one line each in a step: a newline in a target's name must not
         # forge a numbered step of its own.
         values = {k: clean(v, newlines=False) for k, v in info.target.template_values().items()}
@@ -79,6 +95,8 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
         _tell(item, report, info, record, clean, isinstance(error, CheckFailed))
     elif report.skipped and isinstance(report.longrepr, tuple):
         record.message = clean(str(report.longrepr[2]).removeprefix("Skipped: "))
+    if report.failed:
+        _silence(item, info, report, record, root)
     if report.when == "call" and record.attempts > 1:
         attempts = [("attempts", str(record.attempts))]
         report.user_properties += attempts
@@ -86,6 +104,43 @@ def make_record(item: pytest.Item, report: pytest.TestReport, call: pytest.CallI
         if report.passed and item.config.getoption("allure_report_dir", None):
             allure.mark_flaky(record.attempts)
     setattr(report, RECORD_ATTRIBUTE, record.to_data())
+
+
+def _silence(
+    item: pytest.Item,
+    info: CheckInfo,
+    report: pytest.TestReport,
+    record: CheckRecord,
+    root: Root | None,
+) -> None:
+    """A failure a silence in force matches (its own, or its root's when it is blocked)
+    stays failed in its record, with the silence, and is an expected failure for pytest
+    (`x`, SILENCED): it fails neither the run nor a gate."""
+    silences = info.target.environment.spec.silences
+    if not silences:
+        return
+    now = datetime.now(UTC)
+    found = silence_for(silences, _facts(record.id, info), now)
+    if found is None and root is not None:
+        found = silence_for(silences, _facts(root.test_id, root.info), now)
+    if found is not None:
+        record.silenced = _note(found, state_of(item.config).redactor or Redactor())
+        report.outcome = "skipped"
+        report.wasxfail = f"silenced until {found.until_text()}: {record.silenced['reason']}"
+
+
+def _facts(test_id: str, info: CheckInfo) -> Facts:
+    return Facts(
+        check=test_id.split("[")[0],
+        target=info.target.name,
+        runbook=info.entry.id,
+        system=info.entry.system,
+        id=test_id,
+    )
+
+
+def _note(silence: Silence, clean: Redactor) -> dict[str, str]:
+    return {key: clean(value, newlines=False) for key, value in silence.as_note().items()}
 
 
 def one_line(text: str) -> str:

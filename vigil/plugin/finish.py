@@ -1,6 +1,10 @@
 """The end of a run: the `--fail-on` gate, the memory of earlier runs, the reports, the
-metrics and the last words on screen. Runs on the controller (under xdist, the workers'
-reports arrive there)."""
+metrics, the notifications (`--notify`) and the last words on screen. Runs on the controller
+(under xdist, the workers' reports arrive there).
+
+The reports are written before anything is sent, and written again with each notifier's
+status once they are done: a notifier that hangs or a run killed meanwhile never costs the
+reports."""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ from typing import Any
 
 import pytest
 
+from vigil.environment import Environment
 from vigil.errors import VigilError
 from vigil.plugin import allure, terminal
 from vigil.plugin.configure import ini_path
 from vigil.plugin.state import STATE_KEY, RunState
-from vigil.redact import redact_url
+from vigil.record import CheckRecord
+from vigil.redact import Redactor, redact_url
 from vigil.reports.changes import remember
 from vigil.reports.files import write_atomically
 from vigil.reports.history import append_history, read_history
@@ -39,6 +45,7 @@ def sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return  # nothing was checked: the last reports and metrics stay as they were
     directory = Path(config.invocation_params.dir, config.getoption("report_dir"))
     history = read_history(directory / "history.jsonl")
+    state.collector.fold_blocked()
     checks = state.collector.checks()
     started = state.collector.started
     remember(checks, history, started.isoformat(timespec="seconds"))
@@ -53,6 +60,7 @@ def sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         broken={Path(p.source).stem: (p.source, list(p.problems)) for p in state.problems},
     )
     state.run.previous_run = str(history[-1].get("time")) if history else None
+    state.run.silences = silence_list(state.environments, checks, started)
     try:
         state.report_paths = write_reports(state.run, directory)
     except OSError as exc:
@@ -77,7 +85,52 @@ def sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except VigilError as exc:
             state.report_error = str(exc)
             session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+    if config.getoption("notify"):
+        _notify(session, state, directory)
     state.exit_status = int(session.exitstatus)
+
+
+def _notify(session: pytest.Session, state: RunState, directory: Path) -> None:
+    """Send the run's news, then write the reports again with each notifier's status. A
+    notifier that failed fails the run only under `--fail-on`."""
+    from vigil.notify.send import notify  # httpx and the senders: only when asked to
+
+    run = state.run
+    assert run is not None
+    configured = {e.name: e.spec.notify for e in state.environments if e.spec.notify}
+    run.notify = notify(run, configured, directory, state.redactor or Redactor())
+    if not run.notify:
+        return
+    try:
+        write_readable(run, directory, read_history(directory / "history.jsonl"))
+    except OSError as exc:
+        state.report_error = f"cannot write reports to {directory}: {exc}"
+    if run.notify_problems and session.config.getoption("fail_on", None) is not None:
+        session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+
+
+def silence_list(
+    environments: list[Environment], checks: list[CheckRecord], now: datetime
+) -> list[dict[str, Any]]:
+    """Every configured silence: what it matches, until when, why, whether it has expired
+    (then it silences nothing and every report lists it), and the checks it silenced."""
+    found = []
+    for environment in environments:
+        for silence in environment.spec.silences:
+            note = silence.as_note()
+            found.append(
+                {
+                    "environment": environment.name,
+                    **note,
+                    "expired": silence.expired(now),
+                    "checks": [
+                        c.id
+                        for c in checks
+                        if c.environment == environment.name and c.silenced == note
+                    ],
+                }
+            )
+    return found
 
 
 def _gate(session: pytest.Session, state: RunState, exitstatus: int) -> None:
@@ -89,7 +142,7 @@ def _gate(session: pytest.Session, state: RunState, exitstatus: int) -> None:
     blocking = [
         check
         for check in failing
-        if check.failing and (check.severity is None or check.severity.at_least(threshold))
+        if check.actionable and (check.severity is None or check.severity.at_least(threshold))
     ]
     if not blocking and not _collection_failed(session):
         session.exitstatus = pytest.ExitCode.OK
@@ -109,6 +162,11 @@ def write_reports(run: RunResults, directory: Path) -> list[str]:
     replaced in one step (a run killed meanwhile leaves the old file or the new one)."""
     directory.mkdir(parents=True, exist_ok=True)
     history = append_history(directory / "history.jsonl", run)
+    return write_readable(run, directory, history)
+
+
+def write_readable(run: RunResults, directory: Path, history: list[dict[str, Any]]) -> list[str]:
+    """results.json, readiness.md and readiness.html, each replaced in one step."""
     run.write_json(directory / "results.json")
     write_atomically(directory / "readiness.md", render_markdown(run, history))
     write_atomically(directory / "readiness.html", render_html(run, history))

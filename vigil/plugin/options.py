@@ -108,6 +108,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " (default: reports/)",
     )
     group.addoption(
+        "--notify",
+        action="store_true",
+        default=False,
+        help="send the run's news to the notifiers of each environment's notify: section"
+        " (Alertmanager, Slack, PagerDuty, a webhook); without it nothing is sent",
+    )
+    group.addoption(
         "--pushgateway",
         default=None,
         metavar="URL",

@@ -13,6 +13,7 @@ from _pytest.python import pytest_pyfunc_call as call_test_function
 
 from vigil.expect import NotEvaluated
 from vigil.family import observations
+from vigil.plugin import roots
 from vigil.plugin.fixtures import Missed
 from vigil.plugin.state import ATTEMPTS, CHECK_KEY, DEADLINE_MISSED, CheckInfo, state_of
 from vigil.session import DeadlineReached
@@ -74,7 +75,9 @@ def retry_policy(config: pytest.Config, target: Target[Any]) -> tuple[int, float
 def call_check(item: pytest.Function) -> bool | None:
     """Run a check's body; while it finds its symptom and has retries left, wait, look at
     the target again (a fresh observation, not the cached one) and run it again. A retry
-    that could not finish before the run's deadline is not started."""
+    that could not finish before the run's deadline is not started. A check that fails or
+    skips while its target is unreachable is blocked by the target's reachability check
+    (`vigil.plugin.roots`): not evaluated, without retries of its own."""
     info = item.stash.get(CHECK_KEY, None)
     if info is None:
         return None  # not a check: pytest calls it as usual
@@ -86,9 +89,15 @@ def call_check(item: pytest.Function) -> bool | None:
             try:
                 call_test_function(item)
                 return True
+            except pytest.skip.Exception:
+                roots.blocked(item, info)  # folded under the root, still a skip
+                raise
             except (AssertionError, pytest.fail.Exception) as failure:  # a symptom, not a crash
                 if isinstance(failure, NotEvaluated) and DEADLINE_MISSED in item.stash:
                     raise
+                root = roots.blocked(item, info)
+                if root is not None:
+                    raise NotEvaluated(f"{root.target.name} unreachable") from None
                 if attempts > retries or not _observe_again(item, info, delay):
                     raise
                 attempts += 1

@@ -39,6 +39,8 @@ class RunState:
     report_error: str | None = None
     tbstyle: str = "auto"  # --tb as the user gave it (configure turns "auto" into "short")
     exit_status: int | None = None  # the run's final exit status, after the --fail-on gate
+    checks_by_id: dict[str, pytest.Item] | None = None  # the run's checks, for root cause first
+    notified: list[dict[str, str]] = field(default_factory=list)  # each notifier's status
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from _pytest._io import TerminalWriter
 
 from vigil.record import CheckRecord
 from vigil.reports.changes import age, failing_for
-from vigil.reports.view import changed, reading_order, target_rows
+from vigil.reports.view import changed, reading_order, silenced, target_rows
 
 if TYPE_CHECKING:
     from vigil.plugin.state import RunState
@@ -54,6 +54,7 @@ class CheckRepr(TerminalRepr):
     def __init__(self, full: str, record: CheckRecord, style: str) -> None:
         self.full, self.record, self.style = full, record, style
         self.reprcrash = CrashLine(record)
+        self.blocked: tuple[str, list[str]] | None = None  # checks not evaluated behind it
 
     def __str__(self) -> str:
         return self.full
@@ -71,6 +72,24 @@ class CheckRepr(TerminalRepr):
             more = len(record.remediation) - 1
             rest = f"; {more} more steps with --tb=long" if more > 0 else ""
             tw.line(f"runbook: {record.runbook} ({record.severity}){rest}")
+        if self.blocked:
+            title, ids = self.blocked
+            tw.line(f"{title}: {', '.join(ids)}")
+
+
+def list_blocked(report: pytest.TestReport, blocked: list[CheckRecord]) -> None:
+    """Under a reachability check's failure, the checks it stands for, one line each."""
+    lines = [
+        f"{record.id}: {'skipped' if str(record.outcome) == 'skipped' else 'not evaluated'}"
+        + (f" [runbook {record.runbook}]" if record.runbook else "")
+        for record in blocked
+    ]
+    title = f"not evaluated behind it ({len(lines)})"
+    longrepr = report.longrepr
+    if isinstance(longrepr, CheckRepr):
+        longrepr.blocked = (title, [record.id for record in blocked])
+    elif isinstance(longrepr, TerminalRepr) and hasattr(longrepr, "addsection"):
+        longrepr.addsection(title, "\n".join(lines))
 
 
 def show_at_style(report: pytest.TestReport, record: CheckRecord, style: str) -> None:
@@ -80,9 +99,17 @@ def show_at_style(report: pytest.TestReport, record: CheckRecord, style: str) ->
 
 
 def teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-    """A check that passed only on a retry is `R` in the progress line, FLAKY under -v."""
+    """A check that passed only on a retry is `R` in the progress line, FLAKY under -v; a
+    silenced failure `x`, SILENCED; a check blocked by its target's reachability check `b`,
+    BLOCKED, counted apart from the failures (its root's block lists it)."""
     data = getattr(report, "vigil", None)
-    if report.when == "call" and report.passed and isinstance(data, dict):
+    if report.when != "call" or not isinstance(data, dict):
+        return None
+    if data.get("silenced") and report.skipped and hasattr(report, "wasxfail"):
+        return "silenced", "x", ("SILENCED", {"yellow": True})
+    if data.get("blocked_by") and report.failed:
+        return "blocked", "b", ("BLOCKED", {"yellow": True})
+    if report.passed:
         attempts = int(data.get("attempts") or 1)
         if attempts > 1:
             return "passed", "R", (f"FLAKY (passed on attempt {attempts})", {"yellow": True})
@@ -108,12 +135,23 @@ def summary(terminalreporter: Any, state: RunState, config: pytest.Config) -> No
     for environment in run.environments:
         counts = environment.failed_by_severity
         detail = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
-        errors = environment.counts["failed"] + environment.counts["error"] - sum(counts.values())
         if environment.problems:
             detail = f"{environment.source}: see above"
-        elif errors:  # failures with no severity: a crashed fixture
-            detail = ", ".join(filter(None, [detail, f"{errors} without a severity"]))
+        elif environment.unranked:  # failures with no severity: a crashed fixture
+            detail = ", ".join(filter(None, [detail, f"{environment.unranked} without a severity"]))
+        aside = [
+            f"{environment.blocked} not evaluated behind unreachable targets"
+            if environment.blocked
+            else "",
+            f"{environment.silenced} silenced" if environment.silenced else "",
+        ]
+        if any(aside):
+            detail = f"{detail or 'no failures'}; {', '.join(a for a in aside if a)}"
         write(f"{environment.name:<20} {environment.verdict:<11} {detail or 'no failures'}")
+    _quiet(write, run)
+    for sent in run.notify:
+        where = f"{sent['environment']} {sent['notifier']}: {sent['status']}"
+        write(f"notify: {where} ({sent['detail']})", red=sent["status"] == "failed")
     threshold = config.getoption("fail_on")
     if threshold:
         write(f"gate: --fail-on {threshold} -> exit status {state.exit_status}")
@@ -121,7 +159,28 @@ def summary(terminalreporter: Any, state: RunState, config: pytest.Config) -> No
         write(f"report: {path}")
     if state.report_error:
         write(f"reports: {state.report_error}", red=True)
-    _short_summary(terminalreporter, reading_order(run.failures()), config)
+    blocked: dict[str, int] = {}
+    for check in run.checks:
+        if check.blocked_by and check.actionable:
+            blocked[check.blocked_by] = blocked.get(check.blocked_by, 0) + 1
+    told = [c for c in run.failures() if c.counted]
+    _short_summary(terminalreporter, reading_order(told), config, blocked)
+
+
+def _quiet(write: Any, run: RunResults) -> None:
+    """Silenced failures (a few) and expired silences (all: each is to be removed)."""
+    quiet = silenced(run)
+    for check in quiet[:SHOWN_PER_CHANGE]:
+        note = check.silenced or {}
+        write(f"  SILENCED  {check.id} until {note.get('until')}: {note.get('reason')}")
+    if len(quiet) > SHOWN_PER_CHANGE:
+        write(f"  SILENCED  and {len(quiet) - SHOWN_PER_CHANGE} more (see the reports)")
+    for expired in run.expired_silences:
+        write(
+            f"expired silence in {expired['environment']}: {expired['match']} (until"
+            f" {expired['until']}: {expired['reason']}) silences nothing now; remove or renew it",
+            yellow=True,
+        )
 
 
 def _width(config: pytest.Config) -> int | None:
@@ -180,7 +239,10 @@ def _targets(write: Any, run: RunResults, width: int | None) -> None:
 
 
 def _short_summary(
-    terminalreporter: Any, failures: list[CheckRecord], config: pytest.Config
+    terminalreporter: Any,
+    failures: list[CheckRecord],
+    config: pytest.Config,
+    blocked: dict[str, int],
 ) -> None:
     """pytest's short summary of failures, with the message first and the test id after it
     (pytest's own lines give an 80-column terminal's width to the file path)."""
@@ -193,6 +255,8 @@ def _short_summary(
     for check in failures:
         word = "ERROR" if str(check.outcome) == "error" else "FAILED"
         tail = f" - {check.id}"  # the test id, as -k and --lf take it
+        if blocked.get(check.id):
+            tail += f" (+{blocked[check.id]} not evaluated behind it)"
         message = first_line(check.message) or str(check.outcome)
         if width:
             message = _trimmed(message, max(MIN_MESSAGE_WIDTH, width - len(word) - 1 - len(tail)))

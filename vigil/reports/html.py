@@ -22,6 +22,7 @@ from vigil.reports.view import (
     TargetRow,
     changed,
     findings,
+    silenced,
     split_commands,
     split_placeholders,
     target_rows,
@@ -70,6 +71,8 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
         _partial(run),
         _verdicts(run),
         _notes(run),
+        _notifications(run),
+        _expired(run),
         _changes(run),
         _targets(rows, run),
         trends(run, history),
@@ -78,6 +81,7 @@ def render_html(run: RunResults, history: list[dict[str, Any]]) -> str:
         if found
         else "<h2 id='failures'>No failures</h2>",
         *(_finding(finding, run.started_at) for finding in found),
+        _silenced(run),
         _passing(run),
         "</main></body></html>",
     ]
@@ -123,11 +127,12 @@ def _verdicts(run: RunResults) -> str:
             failing = (
                 ", ".join(f"{n} {s}" for s, n in env.failed_by_severity.items() if n) or "none"
             )
-            errors = (
-                env.counts["failed"] + env.counts["error"] - sum(env.failed_by_severity.values())
-            )
-            if errors:
-                failing += f", {errors} without a severity"
+            if env.unranked:
+                failing += f", {env.unranked} without a severity"
+            if env.blocked:
+                failing += f"; not evaluated behind unreachable targets: {env.blocked}"
+            if env.silenced:
+                failing += f"; silenced: {env.silenced}"
             detail = f"failing: {escape(failing)}; passed: {env.counts['passed']}"
             if env.counts["skipped"]:
                 detail += f"; skipped: {env.counts['skipped']}"
@@ -145,6 +150,52 @@ def _notes(run: RunResults) -> str:
     noted = sorted({(c.environment, c.target, n) for c in run.checks for n in c.notes})
     items = "".join(f"<li>{escape(e)} / {escape(t)}: {escape(n)}</li>" for e, t, n in noted)
     return f"<div class='notes'><b>Notes</b><ul>{items}</ul></div>" if noted else ""
+
+
+def _notifications(run: RunResults) -> str:
+    if not run.notify:
+        return ""
+    items = "".join(
+        f"<li>{escape(n['environment'])} {escape(n['notifier'])}: "
+        + (
+            f"<span class='bad'>{escape(n['status'])}</span>"
+            if n["status"] == "failed"
+            else escape(n["status"])
+        )
+        + f" ({escape(n['detail'])})</li>"
+        for n in run.notify
+    )
+    return f"<div class='notify'><b>Notifications</b><ul>{items}</ul></div>"
+
+
+def _expired(run: RunResults) -> str:
+    if not run.expired_silences:
+        return ""
+    items = "".join(
+        f"<li>{escape(s['environment'])}: <code>{escape(s['match'])}</code> until"
+        f" {escape(s['until'])}: {escape(s['reason'])}</li>"
+        for s in run.expired_silences
+    )
+    return (
+        "<div class='partial expired'><b>Expired silences</b> (they silence nothing now:"
+        f" remove or renew them)<ul>{items}</ul></div>"
+    )
+
+
+def _silenced(run: RunResults) -> str:
+    quiet = silenced(run)
+    if not quiet:
+        return ""
+    items = "".join(
+        f"<li><span class='id'>{escape(c.id)}</span>: {escape(c.message.split(chr(10))[0])}"
+        f" <span class='hint'>(silenced until {escape((c.silenced or {}).get('until', ''))}:"
+        f" {escape((c.silenced or {}).get('reason', ''))})</span></li>"
+        for c in quiet
+    )
+    return (
+        f"<h2 id='silenced'>Silenced: {len(quiet)} failing checks</h2>"
+        f"<ul class='silenced'>{items}</ul>"
+    )
 
 
 SHOWN_CHANGES = 10  # per kind of change; the rest are folded
@@ -300,6 +351,11 @@ def _finding(finding: Finding, now: str) -> str:
         + "</div>",
         f"<ul class='checks'>{checks}</ul>",
     ]
+    if finding.blocked:
+        names = ", ".join(f"<span class='id'>{escape(c.id)}</span>" for c in finding.blocked)
+        parts.append(
+            f"<div class='blocked'>Not evaluated behind it ({len(finding.blocked)}): {names}</div>"
+        )
     if steps:
         parts.append(f"<div>What to do:</div><ol class='remediation'>{steps}</ol>")
     if finding.diagnosis:

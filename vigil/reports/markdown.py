@@ -21,6 +21,7 @@ from vigil.reports.view import (
     TargetRow,
     changed,
     findings,
+    silenced,
     split_commands,
     split_placeholders,
     target_rows,
@@ -74,6 +75,8 @@ def render_markdown(run: RunResults, history: list[dict[str, Any]] | None = None
     lines += _verdicts(run)
     lines += _trends(run, history or [])
     lines += _notes(run)
+    lines += _notifications(run)
+    lines += _expired(run)
     lines += _changes(run)
     rows = target_rows(run)
     lines += _targets(rows, run)
@@ -85,7 +88,49 @@ def render_markdown(run: RunResults, history: list[dict[str, Any]] | None = None
     ]
     for finding in found:
         lines += _finding(finding, run.started_at)
+    lines += _silenced(run)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _notifications(run: RunResults) -> list[str]:
+    """How each notifier went (with --notify); one that failed is said in bold."""
+    if not run.notify:
+        return []
+    lines = ["Notifications:", ""]
+    for sent in run.notify:
+        status = f"**{sent['status']}**" if sent["status"] == "failed" else sent["status"]
+        lines.append(
+            f"- {text(sent['environment'])} {text(sent['notifier'])}: {status}"
+            f" ({text(sent['detail'])})"
+        )
+    return [*lines, ""]
+
+
+def _expired(run: RunResults) -> list[str]:
+    if not run.expired_silences:
+        return []
+    lines = ["**Expired silences** (they silence nothing now: remove or renew them):", ""]
+    lines += [
+        f"- {text(s['environment'])}: {code(s['match'])} until {text(s['until'])}:"
+        f" {text(s['reason'])}"
+        for s in run.expired_silences
+    ]
+    return [*lines, ""]
+
+
+def _silenced(run: RunResults) -> list[str]:
+    """Failing checks a silence in force matched: not counted, not notified, still shown."""
+    quiet = silenced(run)
+    if not quiet:
+        return []
+    lines = [f"## Silenced: {len(quiet)} failing checks", ""]
+    for check in quiet:
+        note = check.silenced or {}
+        lines.append(
+            f"- {code(check.id)}: {text(check.message.split(chr(10))[0])}"
+            f" (silenced until {text(note.get('until', ''))}: {text(note.get('reason', ''))})"
+        )
+    return [*lines, ""]
 
 
 def _meta(run: RunResults) -> str:
@@ -246,6 +291,12 @@ def _finding(finding: Finding, now: str) -> list[str]:
             extra += " (flapping)"
         lines.append(f"- {code(check.id)}: **{text(check.message) or check.outcome}**{extra}")
     lines.append("")
+    if finding.blocked:
+        lines += [
+            f"Not evaluated behind it ({len(finding.blocked)}):"
+            f" {', '.join(code(c.id) for c in finding.blocked)}",
+            "",
+        ]
     steps = [f"{n}. {step(s)}" for n, s in enumerate(finding.remediation, 1)]
     commands = fence(finding.diagnosis, "sh") if finding.diagnosis else []
     if len(steps) > FOLD_STEPS:

@@ -61,7 +61,7 @@ def registry_for(run: RunResults, env: EnvironmentSummary) -> CollectorRegistry:
         "vigil_check_failing", "1 for each failing check", CHECK_LABELS, registry=registry
     )
     for check in run.checks:
-        if check.environment == env.name and check.failing:
+        if check.environment == env.name and check.actionable:  # a silenced one pages nobody
             per_runbook.labels(check.runbook or "none", check.severity or "none").inc()
             per_check.labels(
                 check.check,

@@ -7,11 +7,18 @@ docs/reports.md:
      "partial", "partial_reasons", "previous_run",
      "changes": {"new", "still", "resolved", "flapping", "flaky"},
      "environments": [{"name", "ready", "verdict", "counts": {"passed", "failed", "error",
-                       "skipped"}, "failed_by_severity": {"sev1": n, ...}, "problems", "source"}],
+                       "skipped"}, "failed_by_severity": {"sev1": n, ...}, "problems", "source",
+                       "silenced", "blocked"}],
      "checks": [{"id", "check", "environment", "target", "outcome", "severity", "system",
                  "runbook", "runbook_title", "runbook_url", "message", "remediation",
                  "evidence", "evaluated", "duration_s", "notes", "diagnosis", "attempts",
-                 "change", "failing_since", "flapping", "reachable"}]}
+                 "change", "failing_since", "flapping", "reachable", "blocked_by",
+                 "silenced"}],
+     "silences": [{"environment", "match", "until", "reason", "expired", "checks"}],
+     "notify": [{"environment", "notifier", "status", "detail"}]}
+
+`failed_by_severity` counts the failures that matter once: a silenced failure is not counted
+(`silenced` counts it), nor a check blocked by its target's reachability check (`blocked`).
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ CHECK_KEYS = (
     "failing_since",
     "flapping",
     "reachable",
+    "blocked_by",
+    "silenced",
 )
 
 READY, NOT_READY, PARTIAL, NOT_CHECKED, BROKEN = (
@@ -75,6 +84,9 @@ class EnvironmentSummary:
     partial: bool = False
     problems: list[str] = field(default_factory=list)  # a broken environment file's problems
     source: str | None = None  # the broken environment file
+    silenced: int = 0  # failing checks a silence in force matched
+    unranked: int = 0  # failures without a severity (a crashed fixture, a broken file)
+    blocked: int = 0  # checks not evaluated behind their target's reachability check
 
     @property
     def verdict(self) -> str:
@@ -97,6 +109,8 @@ class EnvironmentSummary:
             "failed_by_severity": {str(k): v for k, v in self.failed_by_severity.items()},
             "problems": self.problems,
             "source": self.source,
+            "silenced": self.silenced,
+            "blocked": self.blocked,
         }
 
 
@@ -111,6 +125,10 @@ class RunResults:
     checks: list[CheckRecord]
     partial_reasons: list[str] = field(default_factory=list)
     previous_run: str | None = None  # when the last run in the same report directory started
+    # Every configured silence: {"environment", "match", "until", "reason", "expired", "checks"}
+    silences: list[dict[str, Any]] = field(default_factory=list)
+    # How each notifier went (with --notify): {"environment", "notifier", "status", "detail"}
+    notify: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
@@ -121,8 +139,17 @@ class RunResults:
     def changes(self) -> dict[str, int]:
         return memory.counts(self.checks)
 
+    @property
+    def expired_silences(self) -> list[dict[str, Any]]:
+        return [s for s in self.silences if s["expired"]]
+
+    @property
+    def notify_problems(self) -> list[dict[str, str]]:
+        """The notifiers that could not deliver (their status is `failed`)."""
+        return [n for n in self.notify if n["status"] == "failed"]
+
     def failures(self) -> list[CheckRecord]:
-        """Failing checks, most severe first, then by environment and id."""
+        """Failing checks (silenced ones too), most severe first, then by environment and id."""
         return sorted(
             (c for c in self.checks if c.failing),
             key=lambda c: (c.severity.rank if c.severity else 0, c.environment, c.id),
@@ -146,6 +173,8 @@ class RunResults:
             "changes": self.changes,
             "environments": [e.to_json() for e in self.environments],
             "checks": checks,
+            "silences": self.silences,
+            "notify": self.notify,
         }
 
     def write_json(self, path: Path) -> None:
@@ -186,20 +215,24 @@ def summarize(
         own = [c for c in checks if c.environment == name]
         counts = {str(k): sum(1 for c in own if c.outcome == k) for k in Outcome}
         counts = {k: counts[k] for k in ("error", "failed", "skipped", "passed")}
-        by_severity = {s: sum(1 for c in own if c.failing and c.severity == s) for s in SEVERITIES}
-        # READY needs evidence: checks that ran, none failing, in a run that completed and
-        # looked at every selected check (an interrupted or narrowed run proves nothing).
+        by_severity = {s: sum(1 for c in own if c.counted and c.severity == s) for s in SEVERITIES}
+        silenced = sum(1 for c in own if c.failing and c.silenced)
+        # READY needs evidence: checks that ran, none failing but silenced ones, in a run that
+        # completed and looked at every selected check (an interrupted or narrowed run
+        # proves nothing).
         ready = (
-            counts["failed"] == counts["error"] == 0
+            not any(c.actionable for c in own)
             and counts["passed"] > 0
             and exit_status in (0, 1)
             and not partial
             and name not in problems
         )
         source, found = problems.get(name, (None, []))
-        summaries.append(
-            EnvironmentSummary(name, ready, counts, by_severity, partial, list(found), source)
-        )
+        summary = EnvironmentSummary(name, ready, counts, by_severity, partial, list(found), source)
+        summary.silenced = silenced
+        summary.blocked = sum(1 for c in own if c.actionable and c.blocked_by)
+        summary.unranked = sum(1 for c in own if c.counted and c.severity is None)
+        summaries.append(summary)
     return RunResults(
         started_at=started.isoformat(timespec="seconds"),
         finished_at=finished.isoformat(timespec="seconds"),

@@ -5,6 +5,10 @@ A finding is one runbook entry failing on one target, with its failing checks an
 once (not once per check). Findings are ordered by severity, then unreachable targets before
 reachable ones (a service that does not answer before a slow one), then by age (the oldest
 failure first: it is the likeliest cause), then by system, user-facing systems first.
+
+Root cause first: the checks an unreachable target's reachability check stands for
+(`blocked_by`) are no findings of their own; they are listed under that check's finding.
+Silenced failures are no findings either: they are listed apart, with their silence.
 """
 
 from __future__ import annotations
@@ -110,6 +114,7 @@ class Finding:
     environment: str
     target: str
     checks: list[CheckRecord]
+    blocked: list[CheckRecord] = field(default_factory=list)  # not evaluated behind it
 
     @property
     def first(self) -> CheckRecord:
@@ -156,7 +161,8 @@ class TargetRow:
 
     @property
     def failing(self) -> list[CheckRecord]:
-        return [c for c in self.checks if c.failing]
+        """Its failing checks that count (a silenced one does not)."""
+        return [c for c in self.checks if c.actionable]
 
     @property
     def worst(self) -> Severity | None:
@@ -173,8 +179,12 @@ class TargetRow:
 
     @property
     def status(self) -> str:
+        if self.failing and all(c.blocked_by for c in self.failing):
+            return "not evaluated"  # behind another target's reachability check (a rule's)
         if self.failing:
             return "unreachable" if not self.reachable else "failing"
+        if any(c.silenced and c.failing for c in self.checks):
+            return "silenced"
         if any(c.flaky for c in self.checks):
             return "flaky"
         if all(c.outcome == Outcome.SKIPPED for c in self.checks):
@@ -186,7 +196,7 @@ class TargetRow:
         seen: dict[str, list[int]] = {}
         for check in self.checks:
             counts = seen.setdefault(check.system or "other", [0, 0])
-            counts[0] += check.failing
+            counts[0] += check.actionable
             counts[1] += 1
         return [(name, failing, total) for name, (failing, total) in seen.items()]
 
@@ -219,14 +229,20 @@ def findings(run: RunResults) -> list[Finding]:
     (broken environment files are not findings: they are their environment's BROKEN row)."""
     broken = {e.name for e in run.environments if e.problems}
     grouped: dict[tuple[str, str, str], list[CheckRecord]] = {}
+    behind: dict[str, list[CheckRecord]] = {}
     for check in run.checks:
-        if check.failing and not (check.environment in broken and check.check == "environment"):
+        if check.blocked_by and (check.actionable or check.outcome == Outcome.SKIPPED):
+            behind.setdefault(check.blocked_by, []).append(check)
+        elif check.actionable and not (
+            check.environment in broken and check.check == "environment"
+        ):
             key = (check.environment, check.target, check.runbook or check.id)
             grouped.setdefault(key, []).append(check)
     found = []
     for (environment, target, _), checks in grouped.items():
         checks.sort(key=lambda c: (c.severity.rank if c.severity else 0, c.id))
-        found.append(Finding(environment, target, checks))
+        blocked = [b for c in checks for b in behind.get(c.id, [])]
+        found.append(Finding(environment, target, checks, sorted(blocked, key=lambda c: c.id)))
     found.sort(
         key=lambda f: (
             *_order(f.severity, f.reachable, f.failing_since, f.first.system),
@@ -259,14 +275,20 @@ def target_rows(run: RunResults) -> list[TargetRow]:
     return sorted(rows.values(), key=order)
 
 
+def silenced(run: RunResults) -> list[CheckRecord]:
+    """Failing checks a silence in force matched, in reading order."""
+    return reading_order([c for c in run.checks if c.failing and c.silenced])
+
+
 def changed(run: RunResults) -> dict[str, list[CheckRecord]]:
     """What changed since the last run, in the order to read it: new failures, resolved,
-    still failing (oldest first), flapping, and passes that needed a retry."""
-
+    still failing (oldest first), flapping, and passes that needed a retry. Silenced failures
+    and the checks blocked behind an unreachable target are not news of their own."""
+    told = [c for c in run.checks if c.counted]
     return {
-        "new": reading_order([c for c in run.checks if c.change == Change.NEW]),
+        "new": reading_order([c for c in told if c.change == Change.NEW]),
         "resolved": reading_order([c for c in run.checks if c.change == Change.RESOLVED]),
-        "still": reading_order([c for c in run.checks if c.change == Change.STILL]),
+        "still": reading_order([c for c in told if c.change == Change.STILL]),
         "flapping": reading_order([c for c in run.checks if c.flapping]),
         "flaky": reading_order([c for c in run.checks if c.flaky]),
     }

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from vigil.families.http import probe
 from vigil.families.http.spec import SERVICE_DOWN, HttpSection, HttpService, StatusRoute
-from vigil.family import Family, Observation, TargetKind
+from vigil.family import Family, Observation, Reachability, TargetKind
 from vigil.redact import redact_url
 from vigil.targets import Target
 
@@ -107,6 +107,9 @@ FAMILY = Family(
                     prepare=probe.prepare,
                 ),
             ),
+            # No answer at all (refused, silent, TLS failed) is the endpoint's own symptom;
+            # any status, a 503 included, is an answer.
+            reachability="test_health_endpoint",
         ),
         TargetKind(
             "http_status_route",
@@ -119,6 +122,9 @@ FAMILY = Family(
                     probe.route_unobserved,
                     derived=True,
                 ),
+            ),
+            reachability=Reachability(
+                "test_health_endpoint", kind="http_service", observation="http_response"
             ),
         ),
     ),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from vigil.families.kubernetes import probe
 from vigil.families.kubernetes.spec import KubernetesSection
-from vigil.family import Family, Observation, TargetKind
+from vigil.family import Family, Observation, Reachability, TargetKind
 from vigil.targets import Target
 
 if TYPE_CHECKING:
@@ -28,6 +28,21 @@ def namespaces(env: Environment, section: KubernetesSection) -> Iterator[Target[
         if section.context:  # else `vars.context`, if any, stays in force
             values["context"] = section.context
         yield Target("k8s_namespace", env, namespace, section, values=values)
+
+
+# What must be listable for a namespace to count as seen (cert-manager's kind is optional).
+# The core kinds a namespace's look lists (`client.NAMESPACED` but cert-manager's, which a
+# cluster may not have): written out so that declaring the family imports no client.
+LISTED_KINDS = frozenset(
+    {"pods", "replicasets", "deployments", "statefulsets", "horizontalpodautoscalers", "events",
+     "services", "endpoints", "persistentvolumeclaims", "secrets", "jobs"}
+)  # fmt: skip
+
+
+def not_listed(objects: probe.NamespaceObjects) -> bool:
+    """The namespace could not be listed at all: the API did not answer or refused the
+    credentials, or every kind was forbidden (one forbidden kind is its checks' problem)."""
+    return bool(objects.error) or set(objects.unreadable) >= LISTED_KINDS
 
 
 def clusters(env: Environment, section: KubernetesSection) -> Iterator[Target[KubernetesSection]]:
@@ -47,6 +62,7 @@ FAMILY = Family(
             "kubernetes.namespaces",
             namespaces,
             observations=(probe.NAMESPACE,),
+            reachability=Reachability("test_namespace_listed", unreachable=not_listed),
         ),
         TargetKind(
             "k8s_cluster",
@@ -66,6 +82,13 @@ FAMILY = Family(
                     probe.namespaces_unobserved,
                     derived=True,  # awaits the namespaces' own looks
                 ),
+            ),
+            # The API that cannot list the first namespace cannot list the nodes either.
+            reachability=Reachability(
+                "test_namespace_listed",
+                kind="k8s_namespace",
+                observation="k8s_objects",
+                unreachable=not_listed,
             ),
         ),
     ),

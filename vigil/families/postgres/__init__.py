@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from vigil.families.postgres import probe
 from vigil.families.postgres.spec import PostgresTarget, SqlAssertion
-from vigil.family import Family, Observation, TargetKind
+from vigil.family import Family, Observation, Reachability, TargetKind
 from vigil.redact import redact_url
 from vigil.targets import Target
 
@@ -59,6 +59,22 @@ PRIVILEGED_NOTE = (
 def privileged_note(database: PostgresTarget) -> tuple[str, ...]:
     """Said in every report of the database's checks and assertions when it is allowed."""
     return (PRIVILEGED_NOTE,) if database.allow_privileged_role else ()
+
+
+# How every observation of a database whose role is too privileged begins (link.py's refusal).
+REFUSAL = "refused to query as role "
+
+
+def privilege_refused(error: str | None) -> bool:
+    """The probe refused the configured role for its privileges: a misconfiguration that
+    each check reports as not evaluated, not an outage."""
+    return bool(error) and str(error).startswith(REFUSAL)
+
+
+def unreachable(status: probe.DatabaseStatus) -> bool:
+    """No session could be had (refused, silent, authentication failed...), but for a
+    role refused for its privileges."""
+    return bool(status.error) and not privilege_refused(status.error)
 
 
 def one_session(
@@ -116,6 +132,7 @@ FAMILY = Family(
                     prepare=probe.prepare,
                 ),
             ),
+            reachability=Reachability("test_database_reachable", unreachable=unreachable),
         ),
         TargetKind(
             "sql_assertion",
@@ -129,6 +146,12 @@ FAMILY = Family(
                     queue=one_session,
                     prepare=probe.prepare,
                 ),
+            ),
+            reachability=Reachability(
+                "test_database_reachable",
+                kind="database",
+                observation="pg_status",
+                unreachable=unreachable,
             ),
         ),
     ),

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from vigil.families.http.client import prepare
 from vigil.families.prometheus import probe
 from vigil.families.prometheus.spec import PrometheusRule, PrometheusSection
-from vigil.family import Family, Observation, TargetKind
+from vigil.family import Family, Observation, Reachability, TargetKind
 from vigil.redact import redact_url
 from vigil.targets import Target
 
@@ -59,6 +59,7 @@ FAMILY = Family(
                     prepare=prepare,
                 ),
             ),
+            reachability="test_prometheus_up",
         ),
         TargetKind(
             "prometheus_rule",
@@ -68,6 +69,10 @@ FAMILY = Family(
                 Observation(
                     "prometheus_result", probe.observe_rule, probe.rule_unobserved, prepare=prepare
                 ),
+            ),
+            # A Prometheus that does not answer: its rules are not evaluated, not breached.
+            reachability=Reachability(
+                "test_prometheus_up", kind="prometheus_server", observation="prometheus_health"
             ),
         ),
     ),

@@ -55,6 +55,7 @@ FAMILY = Family(
                     prepare=probe.prepare,
                 ),
             ),
+            reachability="test_ping",  # refused, silent, refused our credentials, loading
         ),
     ),
 )
