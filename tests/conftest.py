@@ -206,6 +206,7 @@ def run_suite(
         env: dict[str, str] | None = None,
         timeout: float = 120,
         prefix: Sequence[str] = (),
+        unset: Sequence[str] = (),
     ) -> SuiteRun:
         if prefix:
             return suite_run(pytester.path, *args, env=env, timeout=timeout, prefix=prefix)
@@ -213,6 +214,8 @@ def run_suite(
         with monkeypatch.context() as patch:
             for name, value in (env or {}).items():
                 patch.setenv(name, value)
+            for name in unset:
+                patch.delenv(name, raising=False)
             started = time.monotonic()
             result = run_in_process(
                 pytester, str(ROOT / "checks"), f"--rootdir={ROOT}",

@@ -95,7 +95,8 @@ def test_the_default_tells_the_whole_story(
 def test_the_short_summary_leads_with_the_message(
     run_suite: Callable[..., SuiteRun], two_failures: Path
 ) -> None:
-    run = run_suite("--env", str(two_failures), env={"COLUMNS": "80"})
+    # pytest cuts summary lines to the terminal's width, except on CI (CI or BUILD_NUMBER set).
+    run = run_suite("--env", str(two_failures), env={"COLUMNS": "80"}, unset=("CI", "BUILD_NUMBER"))
     summary = _section(run.output, "short test summary info").splitlines()
     assert len(summary) == 2, summary
     assert summary[0].startswith("FAILED HTTP 503 from GET http://127.0.0.1:")

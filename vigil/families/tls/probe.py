@@ -98,7 +98,7 @@ def certificate_unobserved(target: Target[TlsTarget], reason: str) -> Certificat
     return CertificateObservation(
         f"{spec.host}:{spec.port}",
         spec.server_name or spec.host,
-        error=f"no TLS handshake with {spec.host}:{spec.port} within {target.timeout_s:g} s",
+        error=f"no TLS handshake from {spec.host}:{spec.port} within {target.timeout_s:g} s",
     )
 
 
