@@ -69,3 +69,9 @@ def test_a_running_sandbox_is_reused_and_left_running(tmp_path: Path) -> None:
     finally:
         assert sandbox.stop(tmp_path)
     assert sandbox.read_state(tmp_path) is None
+
+
+def test_a_sandbox_home_that_does_not_exist_yet_is_created(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    assert sandbox.stop(home) is False
+    assert (home / ".vigil" / "sandbox.lock").exists()

@@ -70,7 +70,7 @@ def stop(root: Path) -> bool:
 @contextlib.contextmanager
 def _lock(root: Path) -> Iterator[None]:
     directory = state_dir(root)
-    directory.mkdir(exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)  # --sandbox-home may name a new directory
     with open(directory / "sandbox.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
