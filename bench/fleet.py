@@ -40,6 +40,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PER_PORT = 500
+# As a user's shell runs them: Python writes its bytecode caches (a CI image may switch that
+# off, which makes every run compile every module again, pytest's and Vigil's alike).
+USERS_ENVIRONMENT = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 class SlowFleet:
@@ -141,13 +144,15 @@ def write_hanging_environment(directory: Path, ports: list[int]) -> Path:
     return path
 
 
-def write_floor_module(directory: Path, count: int) -> Path:
+def write_floor_module(directory: Path, count: int, fail: bool = False) -> Path:
+    """`count` no-op tests (or failing ones, each with a one-line message)."""
     path = directory / "floor" / "test_floor.py"
-    path.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "    assert n < 0, f'target {n} did not answer within 2 s'\n" if fail else "    pass\n"
     path.write_text(
         "import pytest\n\n\n"
         f"@pytest.mark.parametrize('n', range({count}))\n"
-        "def test_noop(n):\n    pass\n"
+        f"def test_noop(n):\n{body}"
     )
     return path
 
@@ -168,12 +173,17 @@ def timed(command: list[str], cwd: Path = ROOT) -> Timed:
         " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, *command], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-c", wrapper, *command],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=USERS_ENVIRONMENT,
     ).stdout.split()
     return Timed(float(out[0]), int(out[1]), int(out[2]) / 1024)
 
 
 def median_of(runs: int, command: Callable[[], Timed]) -> Timed:
+    command()  # a first run writes the bytecode caches a user's second run finds
     results = [command() for _ in range(runs)]
     return Timed(
         statistics.median(r.seconds for r in results),
@@ -294,8 +304,15 @@ def main() -> None:
         if args.hanging:
             hanging = HangingFleet(args.hanging)
             path = write_hanging_environment(directory, hanging.ports)
-            hanging_row = timed(pytest_command(directory, [path]))
+            hanging_row = median_of(args.runs, lambda: timed(pytest_command(directory, [path])))
             hanging.close()
+            # Its floor: bare pytest failing as many tests as Vigil failed checks, plus 2 s.
+            checks = len(json.loads((directory / "reports" / "results.json").read_text())["checks"])
+            failing = write_floor_module(directory / "failing", checks, fail=True)
+            command = [sys.executable, "-m", "pytest", str(failing), "-q", "--tb=short"]
+            command += ["-p", "no:cacheprovider"]
+            hanging_floor = median_of(args.runs, lambda: timed(command, cwd=failing.parent.parent))
+            hanging_floor.seconds += 2.0
     if stack:
         stack[1]()
     print(f"latency {args.latency_ms:g} ms; medians of {args.runs}; cores {os.cpu_count()}")
@@ -318,7 +335,8 @@ def main() -> None:
         print(
             f"hanging fleet: {args.hanging} targets that never answer, timeout_s 2:"
             f" {hanging_row.seconds:.2f} s, peak {hanging_row.peak_mib:.0f} MiB"
-            f" (exit {hanging_row.status})"
+            f" (exit {hanging_row.status}); floor, bare pytest failing {checks:,} tests"
+            f" + 2 s: {hanging_floor.seconds:.2f} s"
         )
 
 

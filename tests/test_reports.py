@@ -20,6 +20,7 @@ from tests.pushgateway import pushgateway, scrape
 from tests.servers import Endpoint, HttpServer, free_port
 from vigil.record import CheckRecord, Outcome
 from vigil.reports.results import json_text, summarize
+from vigil.reports.view import split_commands
 from vigil.severity import Severity
 
 SECRET = "tok-sentinel-7f3a9c"
@@ -327,3 +328,49 @@ def test_results_json_one_check_per_line_reads_back_whole(
     text = json_text(document)
     assert json.loads(text) == document
     assert len(text.splitlines()) >= len(checks)  # a line per check, at least
+
+
+def _command_end_char_by_char(text: str, start: int) -> int:
+    """The first implementation, one character at a time: the reference the fast one must
+    agree with."""
+    quote, depth, index = "", 0, start
+    while index < len(text):
+        char, rest = text[index], text[index : index + 2]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            if depth == 0:
+                return index
+            depth -= 1
+        elif depth == 0 and (
+            rest in (", ", "; ", ". ") or (char == "." and index == len(text) - 1)
+        ):
+            return index
+        index += 1
+    return index
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="kubectl psql get pods -l app=(x)[y]{z}'\",;. \n", max_size=80))
+def test_commands_in_a_step_end_where_they_always_did(tail: str) -> None:
+    text = f"look: kubectl get {tail}"
+    start = text.index("kubectl")
+    from vigil.reports import view
+
+    assert view._command_end(text, start) == _command_end_char_by_char(text, start)
+    assert "".join(piece for piece, _ in split_commands(text)) == text
+
+
+def test_a_step_shows_its_commands_as_code() -> None:
+    pieces = split_commands(
+        "check the pods: kubectl -n shop get pods -l 'app=a, b' (wide), then roll back with"
+        " kubectl rollout undo deployment/api."
+    )
+    assert [piece for piece, command in pieces if command] == [
+        "kubectl -n shop get pods -l 'app=a, b' (wide)",
+        "kubectl rollout undo deployment/api",
+    ]

@@ -130,3 +130,45 @@ def _where(run: SuiteRun, service: str) -> str:
 
 def _url(run: SuiteRun, service: str) -> str:
     return f"http://{_where(run, service)}/health"
+
+
+def test_quiet_phases_leave_the_terminal_but_a_teardown_that_spoke_stays(
+    pytester: pytest.Pytester,
+) -> None:
+    """The terminal's list of passing set-ups and tear-downs, scanned once per failure in the
+    summary, keeps only the phases with tear-down output to show."""
+    from vigil.plugin.terminal import QuietPhases
+
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def speaks():
+            yield
+            print("said in teardown")
+
+        @pytest.mark.parametrize("n", range(50))
+        def test_quiet(n):
+            assert n % 10
+
+        def test_speaking(speaks):
+            assert False
+        """
+    )
+    seen: dict[str, int] = {}
+
+    class Plugins:
+        def pytest_configure(self, config: pytest.Config) -> None:
+            config.pluginmanager.register(QuietPhases(config))
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+            kept = terminalreporter.stats.get("", [])
+            seen["kept"] = len(kept)
+            seen["teardowns"] = sum(r.when == "teardown" for r in kept)
+
+    result = pytester.runpytest_inprocess("-p", "no:vigil", plugins=[Plugins()])
+    result.assert_outcomes(passed=45, failed=6)
+    assert seen == {"kept": 1, "teardowns": 1}  # 102 without QuietPhases
+    assert "said in teardown" in result.stdout.str()

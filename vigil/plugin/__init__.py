@@ -38,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if state.suite_run and not hasattr(config, "workerinput"):
         state.collector = ResultCollector(state.redactor or Redactor(), tbstyle)
         config.pluginmanager.register(state.collector, "vigil-results")
+        config.pluginmanager.register(terminal.QuietPhases(config), "vigil-quiet-phases")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -77,6 +77,28 @@ class CheckRepr(TerminalRepr):
             tw.line(f"{title}: {', '.join(ids)}")
 
 
+class QuietPhases:
+    """pytest's terminal keeps every passing set-up and tear-down report in `stats[""]`, and
+    for each failure in the summary scans them all for that test's tear-down output:
+    quadratic (1,000 unreachable targets, 2,000 failed checks: 1.2 s). A passing phase that
+    captured nothing for a tear-down section leaves that list once the terminal has counted
+    it; what it would have shown is nothing."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter added it
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not report.passed or report.when == "call":
+            return
+        if any("teardown" in name for name, _ in report.sections):
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        quiet = getattr(reporter, "stats", {}).get("")
+        if quiet and quiet[-1] is report:
+            quiet.pop()
+
+
 def list_blocked(report: pytest.TestReport, blocked: list[CheckRecord]) -> None:
     """Under a reachability check's failure, the checks it stands for, one line each."""
     lines = [
