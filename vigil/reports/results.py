@@ -182,9 +182,9 @@ class RunResults:
 
 
 def json_text(data: dict[str, Any]) -> str:
-    """The document indented for people, one check per line: `indent=2` over 10,000 checks
-    takes Python's slow encoder (0.7 s); a line per check takes the fast one and stays
-    readable (and greppable)."""
+    """The document indented for people, one check per line: `indent=2` takes Python's
+    pure-Python encoder (10,000 failed checks: 0.25 s); a line per check takes the C one
+    (0.11 s) and stays readable, and greppable."""
     head = dict(data)
     checks = head.pop("checks", [])
     start = json.dumps(head, indent=2)[:-2] + ",\n" if head else "{\n"  # without its "\n}"
