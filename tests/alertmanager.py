@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from tests.servers import LocalHttpServer, free_port
+from tests.servers import LocalHttpServer, free_port, wait_until_ready
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 # One receiver with no integrations: Alertmanager keeps the alerts and sends them nowhere.
@@ -53,16 +53,7 @@ def alertmanager() -> Iterator[Alertmanager]:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("Alertmanager did not start") from None
-                    time.sleep(0.05)
+            wait_until_ready(process, f"{url}/-/ready", "Alertmanager")
             yield Alertmanager(url)
         finally:
             process.terminate()

@@ -7,13 +7,12 @@ import base64
 import ctypes
 import subprocess
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.servers import free_port
+from tests.servers import free_port, wait_until_ready
 
 BINARY = "/usr/bin/prometheus-pushgateway"
 
@@ -55,16 +54,7 @@ def pushgateway(users: dict[str, str] | None = None) -> Iterator[str]:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    with urllib.request.urlopen(_request(f"{url}/-/ready", auth), timeout=1) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError("the Pushgateway did not start") from None
-                    time.sleep(0.05)
+            wait_until_ready(process, _request(f"{url}/-/ready", auth), "the Pushgateway")
             yield url
         finally:
             process.terminate()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -94,6 +96,23 @@ class HttpServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], request: str | urllib.request.Request, name: str
+) -> None:
+    """Poll a server process we started (its `/-/ready`, say) until it answers 200; raise if
+    it exits or is not ready within 15 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.05)
 
 
 def free_port() -> int:
