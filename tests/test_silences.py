@@ -168,7 +168,8 @@ def test_env_check_refuses_a_bad_silence(
 def test_the_longest_silence_is_configurable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    until = (datetime.now(UTC) + timedelta(days=200)).date().isoformat()
+    # A time, not a date: a date 200 days on is 199.5 days out after noon, said as "199".
+    until = (datetime.now(UTC) + timedelta(days=200, hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = write_env(
         tmp_path, "s", f"silences:\n  - {{match: {{target: a}}, until: {until}, reason: r}}\n"
     )
