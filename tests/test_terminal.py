@@ -172,3 +172,29 @@ def test_quiet_phases_leave_the_terminal_but_a_teardown_that_spoke_stays(
     result.assert_outcomes(passed=45, failed=6)
     assert seen == {"kept": 1, "teardowns": 1}  # 102 without QuietPhases
     assert "said in teardown" in result.stdout.str()
+
+
+def test_failing_targets_stay_in_columns_whatever_their_names(
+    run_suite: Callable[..., SuiteRun], tmp_path: Path
+) -> None:
+    long_name, longer = "payment_failure_ratio_api", "x" * 60
+    path = write_env(
+        tmp_path,
+        "cols",
+        f"""
+timeout_s: 2
+http:
+  services:
+    - {{name: a, url: "http://127.0.0.1:{free_port()}/health"}}
+    - {{name: {long_name}, url: "http://127.0.0.1:{free_port()}/health"}}
+    - {{name: {longer}, url: "http://127.0.0.1:{free_port()}/health"}}
+""",
+    )
+    run = run_suite("--env", str(path), "-k", "test_health_endpoint")
+    summary = _section(run.output, "vigil readiness").splitlines()
+    at = summary.index("failing targets:")
+    rows = summary[at + 1 : at + 4]
+    assert sorted(row.split()[0] for row in rows) == sorted(
+        [f"cols/{long_name}", "cols/a", "cols/" + longer[:32] + "..."]
+    ), rows
+    assert len({row.index(" unreachable ") for row in rows}) == 1, rows

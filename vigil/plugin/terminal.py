@@ -248,13 +248,14 @@ def _targets(write: Any, run: RunResults, width: int | None) -> None:
     if not failing:
         return
     write("failing targets:")
-    for row in failing[:SHOWN_TARGETS]:
+    shown = failing[:SHOWN_TARGETS]
+    where = [f"{row.environment}/{row.target}" for row in shown]
+    column = min(max(26, *(len(text) for text in where)), 40)  # a long name cuts, not shifts
+    for target, row in zip(where, shown, strict=True):
         systems = ", ".join(f"{name} {bad}/{total}" for name, bad, total in row.systems() if bad)
         since = failing_for(row.failing_since, run.started_at)
-        line = (
-            f"  {row.environment + '/' + row.target:<26} {row.status:<11} {row.worst or '':<4}"
-            f" {since:<11} {systems}"
-        )
+        label = target if len(target) <= column else target[: column - 3] + "..."
+        line = f"  {label:<{column}} {row.status:<11} {row.worst or '':<4} {since:<11} {systems}"
         write(_trimmed(line, width) if width else line)
     if len(failing) > SHOWN_TARGETS:
         write(f"  and {len(failing) - SHOWN_TARGETS} more (see the reports)")
