@@ -8,7 +8,7 @@
 - failure.py     each check's record; a failure with its runbook block and evidence
 - collector.py   the records gathered on the controller; whether the run was partial
 - finish.py      the --fail-on gate, memory of earlier runs, the report files, metrics
-- terminal.py    failures at the user's --tb, flaky passes, the last words on screen
+- terminal.py    failures at the user's --tb, flaky passes, a linear failure summary, the last words
 - allure.py      Allure labels, attachments and the run's categories and environment
 """
 
