@@ -13,22 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import HEADLESS
 from tests.conftest import ROOT, SuiteRun, write_env
 from tests.servers import Endpoint, HttpServer, free_port
 
 SECRET = "tok-sentinel-a11c0e"
 RENDER = ROOT / "deploy" / "render-allure"
 CHROMIUM = [
-    "chromium",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no name is looked up, whatever the page asks
+    *HEADLESS,
     "--window-size=1280,1400",
     "--virtual-time-budget=15000",  # the page renders itself with scripts: let them finish
 ]

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.certs import TestCA
+from tests.chromium import HEADLESS
 from tests.conftest import SuiteRun, write_env
 from tests.pushgateway import pushgateway, scrape
 from tests.servers import Endpoint, HttpServer, free_port
@@ -249,27 +250,14 @@ def test_html_report_shows_failures_first_in_a_real_browser(
         "http://www.w3.org", ""
     ), "the page must not load anything"
     profile = tmp_path / "chromium-profile"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1280,1400",
-    ]
+    flags = [*HEADLESS, f"--user-data-dir={profile}", "--window-size=1280,1400"]
     pdf = tmp_path / "page.pdf"
     screenshot = run.report_dir / "readiness.png"
     for extra in (
         [f"--print-to-pdf={pdf}", "--no-pdf-header-footer"],
         [f"--screenshot={screenshot}"],
     ):
-        subprocess.run(
-            ["chromium", *flags, *extra, page.as_uri()], check=True, timeout=60, capture_output=True
-        )
+        subprocess.run([*flags, *extra, page.as_uri()], check=True, timeout=60, capture_output=True)
     assert screenshot.stat().st_size > 10_000
     seen = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True

@@ -14,22 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.chromium import HEADLESS
 from tests.conftest import SuiteRun, write_env
 from tests.servers import Endpoint, HttpServer, free_port
 
-CHROMIUM = [
-    "chromium",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-    "--hide-scrollbars",
-]
+CHROMIUM = [*HEADLESS, "--hide-scrollbars"]
 WIDTHS = {"desktop": (1280, 1400), "phone": (390, 844)}
 
 # A page beside the report that shows it in a frame of the given width (headless Chromium

@@ -73,8 +73,9 @@ def as_int(value: Any) -> int:
         return 0
 
 
-def containers(template_spec: Json) -> tuple[str, str]:
-    """The CONTAINERS and IMAGES cells of a pod template."""
+def containers(workload_spec: Json) -> tuple[str, str]:
+    """The CONTAINERS and IMAGES cells of a workload, from its pod template."""
+    template_spec = as_dict(as_dict(workload_spec.get("template")).get("spec"))
     containers = as_list(template_spec.get("containers"))
     return (
         ",".join(str(c.get("name") or "") for c in containers),

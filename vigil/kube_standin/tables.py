@@ -149,13 +149,17 @@ def hpa_row(hpa: Json, now: datetime) -> Row:
     ]
 
 
+def _desired(spec: Json) -> int:
+    """Replicas asked for: a workload without `replicas` asks for one."""
+    return as_int(spec.get("replicas")) if spec.get("replicas") is not None else 1
+
+
 def deployment_row(obj: Json, now: datetime) -> Row:
     spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))
-    names, images = containers(as_dict(as_dict(spec.get("template")).get("spec")))
-    desired = as_int(spec.get("replicas")) if spec.get("replicas") is not None else 1
+    names, images = containers(spec)
     return [
         name_of(obj),
-        f"{as_int(status.get('readyReplicas'))}/{desired}",
+        f"{as_int(status.get('readyReplicas'))}/{_desired(spec)}",
         as_int(status.get("updatedReplicas")),
         as_int(status.get("availableReplicas")),
         age(obj, now),
@@ -167,11 +171,10 @@ def deployment_row(obj: Json, now: datetime) -> Row:
 
 def statefulset_row(obj: Json, now: datetime) -> Row:
     spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))
-    names, images = containers(as_dict(as_dict(spec.get("template")).get("spec")))
-    desired = as_int(spec.get("replicas")) if spec.get("replicas") is not None else 1
+    names, images = containers(spec)
     return [
         name_of(obj),
-        f"{as_int(status.get('readyReplicas'))}/{desired}",
+        f"{as_int(status.get('readyReplicas'))}/{_desired(spec)}",
         age(obj, now),
         names,
         images,
@@ -180,10 +183,10 @@ def statefulset_row(obj: Json, now: datetime) -> Row:
 
 def replicaset_row(obj: Json, now: datetime) -> Row:
     spec, status = as_dict(obj.get("spec")), as_dict(obj.get("status"))
-    names, images = containers(as_dict(as_dict(spec.get("template")).get("spec")))
+    names, images = containers(spec)
     return [
         name_of(obj),
-        as_int(spec.get("replicas") if spec.get("replicas") is not None else 1),
+        _desired(spec),
         as_int(status.get("replicas")),
         as_int(status.get("readyReplicas")),
         age(obj, now),
@@ -311,7 +314,7 @@ def job_row(obj: Json, now: datetime) -> Row:
             state = "Suspended"
         elif condition_true(status, "FailureTarget"):
             state = "FailureTarget"
-    names, images = containers(as_dict(as_dict(spec.get("template")).get("spec")))
+    names, images = containers(spec)
     return [
         name_of(obj),
         state,
